@@ -1,0 +1,90 @@
+"""The embedded blob store: a local folder standing in for a bucket.
+
+Writes go to a temporary file in the same folder and are renamed into place, so a reader never
+sees half an object. Content types are kept beside each object in `<key>.content-type`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Iterator
+
+from pagesage.errors import InputError, NotFound
+
+_META_SUFFIX = ".content-type"
+
+
+class LocalBlobStore:
+    """`BlobStore` on a folder. Keys map to paths below `root`; `..` and absolute keys are refused."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        parts = PurePosixPath(key).parts
+        if not parts or key.startswith("/") or ".." in parts or key.endswith(_META_SUFFIX):
+            raise InputError(f"invalid blob key {key!r}")
+        return self.root.joinpath(*parts)
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        with open(path, "rb") as src:
+            self._write(key, content_type, lambda dst: shutil.copyfileobj(src, dst, 1 << 20))
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self._write(key, content_type, lambda dst: dst.write(data))
+
+    def _write(self, key: str, content_type: str, fill) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as dst:
+                fill(dst)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        target.with_name(target.name + _META_SUFFIX).write_text(content_type)
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        try:
+            stream = open(self._path(key), "rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"no object {key!r}") from exc
+        with stream:
+            yield stream
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        path = self._path(key)
+        if not path.is_file():
+            raise NotFound(f"no object {key!r}")
+        yield path
+
+    def content_type(self, key: str) -> str:
+        """The content type an object was stored with. Raises `NotFound`."""
+        meta = self._path(key)
+        meta = meta.with_name(meta.name + _META_SUFFIX)
+        if not meta.is_file():
+            raise NotFound(f"no object {key!r}")
+        return meta.read_text()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete_prefix(self, prefix: str) -> int:
+        count = 0
+        base = self.root
+        for path in sorted(base.rglob("*")):
+            rel = path.relative_to(base).as_posix()
+            if path.is_file() and rel.startswith(prefix):
+                if not rel.endswith(_META_SUFFIX):
+                    count += 1
+                path.unlink()
+        return count

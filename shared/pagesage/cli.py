@@ -1,0 +1,183 @@
+"""`pagesage` command line: run the local stack and talk to any PageSage deployment.
+
+    pagesage serve                      the functions on 127.0.0.1:$PORT (default 8080)
+    pagesage submit FILE... [--wait]    upload, optionally wait and save the results
+    pagesage status JOB_ID              a job's status as JSON
+    pagesage result JOB_ID --format F   a finished job's hOCR, JSON or text
+    pagesage run FILE... --out DIR      start the stack, OCR the files, save results, stop
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from pagesage.client import ApiError, PageSageClient
+
+FORMATS = {"hocr": "hocr", "json": "json", "text": "txt"}
+"""Result format -> file extension written by `--out`."""
+
+
+def _default_url() -> str:
+    return os.environ.get("PAGESAGE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8080')}")
+
+
+@click.group()
+def main() -> None:
+    """PageSage: OCR for scanned books and documents."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="interface to listen on")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8080")), help="port (default $PORT or 8080)")
+def serve(host: str, port: int) -> None:
+    """Serve upload, status, result and ocr on the embedded backend until interrupted."""
+    from pagesage.server import create_server
+
+    server = create_server(host, port)
+    click.echo(f"PageSage listening on http://{host}:{server.effective_port}", err=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", default="auto", show_default=True, help="Tesseract language spec: auto, eng, san+eng, script/Devanagari")
+@click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
+@click.option("--wait/--no-wait", default=False, help="wait for the jobs to finish")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="with --wait: save hOCR, JSON and text here")
+def submit(files: tuple[Path, ...], lang: str, url: str, wait: bool, out: Path | None) -> None:
+    """Upload FILES; print one job id per file."""
+    client = PageSageClient(url)
+    try:
+        jobs = _submit_all(client, files, lang)
+        if wait or out:
+            _wait_and_save(client, jobs, out)
+    finally:
+        client.close()
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
+def status(job_id: str, url: str) -> None:
+    """Print a job's status as JSON."""
+    client = PageSageClient(url)
+    try:
+        click.echo(json.dumps(_call(client.status, job_id), indent=2))
+    finally:
+        client.close()
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="hocr", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="write here instead of stdout")
+@click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
+def result(job_id: str, fmt: str, output: Path | None, url: str) -> None:
+    """Print or save a finished job's result."""
+    client = PageSageClient(url)
+    try:
+        body = _call(client.result, job_id, fmt)
+    finally:
+        client.close()
+    if output:
+        output.write_bytes(body)
+    else:
+        sys.stdout.buffer.write(body)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", default="auto", show_default=True, help="Tesseract language spec")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True)
+def run(files: tuple[Path, ...], lang: str, out: Path) -> None:
+    """Start the local stack on a free loopback port, OCR FILES through it, save, stop."""
+    from pagesage.server import create_server
+
+    server = create_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.effective_port}"
+    click.echo(f"local stack on {url} (data in {os.environ.get('PAGESAGE_DATA_DIR', '.pagesage')})")
+    client = PageSageClient(url)
+    try:
+        jobs = _submit_all(client, files, lang)
+        _wait_and_save(client, jobs, out)
+    finally:
+        client.close()
+        server.close()
+
+
+def _submit_all(client: PageSageClient, files: tuple[Path, ...], lang: str) -> dict[str, tuple[Path, float]]:
+    jobs = {}
+    for path in files:
+        job_id = _call(client.submit, path, lang=lang)
+        jobs[job_id] = (path, time.monotonic())
+        click.echo(f"{job_id}  {path.name}")
+    return jobs
+
+
+def _wait_and_save(client: PageSageClient, jobs: dict[str, tuple[Path, float]], out: Path | None) -> None:
+    finished_at: dict[str, float] = {}
+    last_line = [""]
+
+    def progress(statuses: dict[str, dict]) -> None:
+        parts = []
+        for job_id, st in statuses.items():
+            if st["status"] in ("completed", "failed") and job_id not in finished_at:
+                finished_at[job_id] = time.monotonic()
+            p = st["progress"]
+            total = p["pages_total"] if p["pages_total"] is not None else "?"
+            parts.append(f"{jobs[job_id][0].name} {p['pages_done'] + p['pages_failed']}/{total} {st['status']}")
+        line = " | ".join(parts)
+        if line != last_line[0]:
+            click.echo(f"  {line}", err=True)
+            last_line[0] = line
+
+    statuses = client.wait(list(jobs), on_poll=progress)
+    rows = []
+    for job_id, (path, started) in jobs.items():
+        st = statuses[job_id]
+        seconds = finished_at.get(job_id, time.monotonic()) - started
+        if st["status"] != "completed":
+            rows.append((path.name, "-", "-", "-", f"{seconds:.1f}", f"failed: {st['error_code']}: {st['error_message']}"))
+            continue
+        doc = json.loads(client.result(job_id, "json"))
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            stem = out / path.stem
+            stem.with_suffix(".json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+            for fmt in ("hocr", "text"):
+                stem.with_suffix(f".{FORMATS[fmt]}").write_bytes(client.result(job_id, fmt))
+        conf = doc.get("mean_confidence")
+        rows.append((path.name, str(doc["page_count"]), str(doc["word_count"]), "-" if conf is None else f"{conf:.1f}", f"{seconds:.1f}",
+                     f"{st['progress']['pages_failed']} pages failed" if st["progress"]["pages_failed"] else "ok"))
+    _print_table(("document", "pages", "words", "mean conf", "seconds", "outcome"), rows)
+    if out:
+        click.echo(f"results in {out}/")
+
+
+def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    for row in (header, *rows):
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        raise click.ClickException(f"{exc.status} {exc.error_code}: {exc.detail}") from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach PageSage: {exc}") from exc

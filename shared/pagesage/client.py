@@ -1,0 +1,107 @@
+"""HTTP client of the PageSage API, paced to stay under the server's rate limit.
+
+Requests are spaced at least `min_interval` seconds apart (0.75 s: 80 a minute, under the
+default 100), and a 429 answer is retried after its `Retry-After` seconds.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+
+class ApiError(Exception):
+    """An error answer of the API: HTTP `status`, `error_code` and `detail` from its JSON body."""
+
+    def __init__(self, status: int, error_code: str | None, detail: str) -> None:
+        super().__init__(f"{status} {error_code}: {detail}")
+        self.status, self.error_code, self.detail = status, error_code, detail
+
+
+class PageSageClient:
+    """Client of one PageSage deployment.
+
+    Args:
+        base_url: where the functions are mounted, e.g. `http://127.0.0.1:8080`.
+        min_interval: seconds between two requests.
+        max_retries: 429 answers tolerated per call before giving up.
+    """
+
+    def __init__(self, base_url: str, *, min_interval: float = 0.75, max_retries: int = 5, timeout: float = 120.0) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+        self._min_interval = min_interval
+        self._max_retries = max_retries
+        self._next_slot = 0.0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def submit(self, path: Path, *, lang: str = "auto") -> str:
+        """Upload a file; returns its job id. Raises `ApiError`."""
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        with open(path, "rb") as stream:
+            response = self._send("POST", "/upload", files={"file": (path.name, stream, content_type)}, data={"lang": lang})
+        return response.json()["job_id"]
+
+    def status(self, job_id: str) -> dict:
+        """The job's StatusResponse as a dict. Raises `ApiError`."""
+        return self._send("GET", f"/status/{job_id}").json()
+
+    def result(self, job_id: str, fmt: str = "hocr") -> bytes:
+        """The finished job's result in `fmt` (hocr, json, text). Raises `ApiError`."""
+        return self._send("GET", f"/result/{job_id}", params={"format": fmt}).content
+
+    def wait(self, job_ids: list[str], *, on_poll=None, timeout: float = 3600.0) -> dict[str, dict]:
+        """Poll until every job finished; `on_poll(statuses)` is called after each round.
+
+        Raises:
+            TimeoutError: not all jobs finished within `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        statuses: dict[str, dict] = {}
+        while True:
+            for job_id in job_ids:
+                if statuses.get(job_id, {}).get("status") not in ("completed", "failed"):
+                    statuses[job_id] = self.status(job_id)
+            if on_poll:
+                on_poll(statuses)
+            if all(s["status"] in ("completed", "failed") for s in statuses.values()):
+                return statuses
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jobs still running after {timeout:g} s")
+
+    def _send(self, method: str, url: str, **kwargs) -> httpx.Response:
+        for _ in range(self._max_retries + 1):
+            self._pace()
+            for value in (kwargs.get("files") or {}).values():
+                value[1].seek(0)
+            response = self._http.request(method, url, **kwargs)
+            if response.status_code == 429:
+                self._hold(float(response.headers.get("Retry-After", "1")))
+                continue
+            if response.status_code >= 400:
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = {"detail": response.text[:200]}
+                raise ApiError(response.status_code, body.get("error_code"), body.get("detail", ""))
+            return response
+        raise ApiError(429, "rate_limited", f"still rate limited after {self._max_retries} retries")
+
+    def _pace(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            wait = self._next_slot - now
+            self._next_slot = max(now, self._next_slot) + self._min_interval
+        if wait > 0:
+            time.sleep(wait)
+
+    def _hold(self, seconds: float) -> None:
+        with self._lock:
+            self._next_slot = max(self._next_slot, time.monotonic() + seconds)

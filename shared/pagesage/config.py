@@ -1,0 +1,45 @@
+"""Settings, read from `PAGESAGE_*` environment variables. Built once in bootstrap, passed down.
+
+| variable | default | meaning |
+|---|---|---|
+| PAGESAGE_BACKEND | local | `local`: SQLite store, folder blob store, in-process queue |
+| PAGESAGE_DATA_DIR | ./.pagesage | where the local backend keeps `pagesage.db` and `blobs/` |
+| PAGESAGE_WORKERS | CPU count | OCR worker threads (each drives one Tesseract process) |
+| PAGESAGE_MAX_UPLOAD_BYTES | 26214400 | upload limit, bytes (25 MiB, seed FR-007) |
+| PAGESAGE_RATE_LIMIT | 100 | requests per client IP per minute (seed FR-015); 0 disables |
+| PAGESAGE_TRUST_X_FORWARDED_FOR | false | take the client IP from the first X-Forwarded-For hop |
+| PAGESAGE_DPI | 300 | PDF render resolution; assumed for images without a valid DPI tag |
+| PAGESAGE_PSM | 3 | Tesseract page segmentation mode |
+| PAGESAGE_OEM | 1 | Tesseract OCR engine mode (1 = LSTM only) |
+| PAGESAGE_TESSERACT_TIMEOUT | 300 | seconds before one Tesseract call is abandoned |
+| PAGESAGE_TESSERACT_USD_PER_VCPU_SECOND | 0.000024 | price of a compute-second (Cloud Run, Tier 1, request-based, 2026) |
+| PAGESAGE_MAX_PAGES | 2000 | documents with more pages fail with `invalid_format` |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """PageSage configuration; see the module docstring for each variable."""
+
+    model_config = SettingsConfigDict(env_prefix="PAGESAGE_", extra="ignore")
+
+    backend: Literal["local"] = "local"
+    data_dir: Path = Path(".pagesage")
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    max_upload_bytes: int = Field(default=26_214_400, gt=0)
+    rate_limit: int = Field(default=100, ge=0)
+    trust_x_forwarded_for: bool = False
+    dpi: int = Field(default=300, ge=50, le=1200)
+    psm: int = Field(default=3, ge=0, le=13)
+    oem: int = Field(default=1, ge=0, le=3)
+    tesseract_timeout: float = Field(default=300.0, gt=0)
+    tesseract_usd_per_vcpu_second: float = Field(default=0.000024, ge=0)
+    max_pages: int = Field(default=2000, ge=1)

@@ -1,0 +1,212 @@
+"""The data view of an OCR'd document: pages, runs, page results, tokens and costs.
+
+Names follow the provenance seed (`ocr-provenance-model.txt`): a Run is one execution of an
+engine with a config; a PageResult is what a run produced for one page; Tokens are its ordered
+words. Conventions, stated once for every engine:
+    * coordinates are pixels of the page image the engine saw, origin top-left, after any
+      rotation PageSage applied to set the page upright;
+    * confidence is on a 0-100 scale (hOCR `x_wconf`); engines on 0-1 are converted at the
+      adapter boundary;
+    * `text_norm` is `pagesage.text.normalize.normalize_for_search(text)` (NFC, casefold,
+      joiners removed).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from pagesage.domain.jobs import utcnow
+
+
+def new_id() -> str:
+    """A new random record id (22 URL-safe characters, 128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+class BBox(BaseModel):
+    """An axis-aligned box in page pixels: left `x`, top `y`, width `w`, height `h` (all >= 0)."""
+
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    w: int = Field(ge=0)
+    h: int = Field(ge=0)
+
+    @property
+    def x1(self) -> int:
+        """Right edge, exclusive."""
+        return self.x + self.w
+
+    @property
+    def y1(self) -> int:
+        """Bottom edge, exclusive."""
+        return self.y + self.h
+
+    @classmethod
+    def union(cls, boxes: list["BBox"]) -> "BBox":
+        """The smallest box holding every box of a non-empty list."""
+        x0 = min(b.x for b in boxes)
+        y0 = min(b.y for b in boxes)
+        return cls(x=x0, y=y0, w=max(b.x1 for b in boxes) - x0, h=max(b.y1 for b in boxes) - y0)
+
+
+class Token(BaseModel):
+    """One recognised word, in reading order within its page result.
+
+    Attributes:
+        token_no: 0-based position in the page result, contiguous.
+        block, par, line: 0-based page-wide ordinals of the enclosing text block (hOCR
+            `ocr_carea`), paragraph (`ocr_par`) and line (`ocr_line`).
+        confidence: 0-100.
+        lang: BCP 47 tag when it differs from its paragraph's language, else None.
+    """
+
+    token_no: int = Field(ge=0)
+    text: str = Field(min_length=1)
+    text_norm: str
+    bbox: BBox
+    confidence: float = Field(ge=0, le=100)
+    kind: Literal["word"] = "word"
+    block: int = Field(ge=0)
+    par: int = Field(ge=0)
+    line: int = Field(ge=0)
+    lang: str | None = None
+
+
+class PageStatus(str, Enum):
+    """State of one page within a job."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Page(BaseModel):
+    """One page of a job's document: the stable coordinate system of its results.
+
+    Attributes:
+        page_no: 1-based.
+        width, height: pixels of the stored page image, which is upright (any OSD rotation
+            applied), so token boxes are in its coordinates.
+        dpi: resolution the page was rendered or scanned at (dots per inch).
+        sha256: hex digest of the page image's pixels as PNG-encoded by PageSage.
+        image_key: blob-store key of the page image (PNG).
+        size_hint: pixel area estimated before rendering, used to schedule big pages first.
+    """
+
+    job_id: str
+    page_no: int = Field(ge=1)
+    status: PageStatus = PageStatus.PENDING
+    width: int | None = None
+    height: int | None = None
+    dpi: int | None = None
+    sha256: str | None = None
+    image_key: str | None = None
+    size_hint: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class OsdResult(BaseModel):
+    """Tesseract orientation and script detection (OSD, `--psm 0`) for one page.
+
+    Attributes:
+        rotate: degrees (0, 90, 180, 270) the page was turned clockwise to make it upright.
+        orientation_confidence, script_confidence: Tesseract's own scores (unbounded, >= 0).
+    """
+
+    rotate: int
+    orientation_confidence: float
+    script: str
+    script_confidence: float
+
+
+class EngineConfig(BaseModel):
+    """The settings one engine call ran with.
+
+    Attributes:
+        languages: Tesseract `-l` value actually used (e.g. `eng`, `Devanagari`).
+        psm: page segmentation mode; oem: OCR engine mode; dpi: resolution passed to the engine.
+    """
+
+    languages: str
+    psm: int
+    oem: int
+    dpi: int
+
+
+class Run(BaseModel):
+    """One execution of an OCR engine over a job's document (provenance seed §3).
+
+    `config.languages` is the requested spec (it may be `auto`); each page's effective model
+    and detection are on its PageResult.
+    """
+
+    run_id: str = Field(default_factory=new_id)
+    job_id: str
+    engine: str
+    engine_version: str
+    config: EngineConfig
+    status: Literal["running", "completed", "failed"] = "running"
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    log: list[str] = Field(default_factory=list)
+
+
+class PageResult(BaseModel):
+    """What one run produced for one page (provenance seed §4).
+
+    Attributes:
+        config: the engine config this page actually ran with.
+        detection: OSD outcome when the language was `auto`, else None.
+        mean_confidence: mean token confidence 0-100, None when no words were found.
+        word_count: number of tokens.
+        warnings: human-readable notes (e.g. assumed DPI, rotation applied).
+        engine_seconds: wall seconds spent in engine calls for this page.
+    """
+
+    page_result_id: str = Field(default_factory=new_id)
+    run_id: str
+    job_id: str
+    page_no: int = Field(ge=1)
+    config: EngineConfig
+    detection: OsdResult | None = None
+    lang_tag: str
+    mean_confidence: float | None = None
+    word_count: int = 0
+    warnings: list[str] = Field(default_factory=list)
+    engine_seconds: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CostEntry(BaseModel):
+    """One engine call's cost (the seed's cost log, `pagesage-data-schemas.md` §6).
+
+    Tesseract is billed as compute-seconds: `units` is the call's wall seconds on one vCPU and
+    `unit_cost_usd` the configured USD per vCPU-second. `cost_id` is the idempotency key of the
+    call (job, page, operation), so a redelivered task does not count twice.
+    """
+
+    cost_id: str
+    job_id: str
+    page_no: int | None = None
+    engine: str
+    operation: str
+    units: float = Field(ge=0)
+    unit: str
+    unit_cost_usd: float = Field(ge=0)
+    total_usd: float = Field(ge=0)
+    duration_ms: int = Field(ge=0)
+    status: Literal["ok", "error"] = "ok"
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _total_matches(self) -> "CostEntry":
+        expected = round(self.units * self.unit_cost_usd, 9)
+        if abs(self.total_usd - expected) > 1e-9:
+            raise ValueError(f"total_usd {self.total_usd} != units * unit_cost_usd {expected}")
+        return self

@@ -1,0 +1,65 @@
+"""Tesseract language specs: validation, the `auto` choice per detected script, BCP 47 tags.
+
+A spec is `auto` or `+`-joined model names (`eng`, `san+eng`); `script/Devanagari` names the
+script model, which Debian installs as `Devanagari` (`tesseract-ocr-script-deva`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pagesage.errors import InvalidLanguage
+
+AUTO = "auto"
+_MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+
+SCRIPT_MODELS = {"Latin": ("eng",), "Devanagari": ("Devanagari", "san", "hin")}
+"""OSD script -> candidate models, best first. On the corpus's Sanskrit pages the Devanagari
+script model beats `san` on every page (`../shared/notes/toolchain.md`, "Devanagari")."""
+
+_BCP47 = {"eng": "en", "san": "sa", "hin": "hi", "mar": "mr", "nep": "ne", "Devanagari": "und-Deva", "Latin": "und-Latn"}
+
+
+def parse_spec(spec: str, installed: set[str]) -> str:
+    """The canonical `-l` value of a spec, or `auto`.
+
+    Raises:
+        InvalidLanguage: a part is malformed or names a model that is not installed.
+    """
+    spec = (spec or AUTO).strip()
+    if spec == AUTO:
+        return AUTO
+    models = []
+    for part in spec.split("+"):
+        name = part.strip().removeprefix("script/")
+        if not _MODEL_NAME.match(name):
+            raise InvalidLanguage(f"malformed language {part!r} in {spec!r}")
+        if name not in installed or name == "osd":
+            have = ", ".join(sorted(installed - {"osd"}))
+            raise InvalidLanguage(f"language model {name!r} is not installed (installed: {have})")
+        if name not in models:
+            models.append(name)
+    return "+".join(models)
+
+
+def model_for_script(script: str, installed: set[str]) -> tuple[str, str | None]:
+    """The model to use for an OSD-detected script, and a warning when falling back to `eng`."""
+    for model in SCRIPT_MODELS.get(script, ()):
+        if model in installed:
+            return model, None
+    return "eng", f"no installed model for script {script!r}; used eng"
+
+
+def bcp47(model: str) -> str:
+    """BCP 47 tag of a Tesseract model (first model of a `+` spec), `und` when unknown."""
+    return _BCP47.get(model.split("+")[0], "und")
+
+
+def tag_for_script(script: str, models: str) -> str:
+    """BCP 47 tag for a word of `script` recognised with `models` (e.g. Latin under san+eng -> en)."""
+    for model in models.split("+"):
+        if script == "Latin" and model == "eng":
+            return "en"
+        if script == "Devanagari" and model in SCRIPT_MODELS["Devanagari"]:
+            return bcp47(model)
+    return _BCP47[script]

@@ -1,0 +1,143 @@
+"""Tesseract through pytesseract: OSD (`--psm 0`) and recognition with TSV word output.
+
+Every call runs one `tesseract` process with `OMP_THREAD_LIMIT=1`: on 2 vCPUs OpenMP inside one
+process makes a page 5-8x slower, and parallelism comes from several worker threads each driving
+its own process (`../shared/notes/toolchain.md`, "Tesseract").
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytesseract
+
+from pagesage.domain.pages import OsdResult
+from pagesage.errors import EngineError
+from pagesage.ports import EngineOutput, EngineWord
+
+_WORD_LEVEL = 5  # TSV `level` of a word (1 page, 2 block, 3 paragraph, 4 line, 5 word)
+
+
+class TesseractEngine:
+    """The `tesseract` engine.
+
+    Args:
+        timeout: seconds before a call is killed; it then raises `EngineError` with code `timeout`.
+        oem: OCR engine mode passed as `--oem` (1 = LSTM).
+    """
+
+    name = "tesseract"
+
+    def __init__(self, *, timeout: float = 300.0, oem: int = 1) -> None:
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        self.timeout = timeout
+        self.oem = oem
+
+    @functools.cache
+    def version(self) -> str:
+        """Tesseract's version, e.g. `5.3.0`."""
+        return str(pytesseract.get_tesseract_version())
+
+    @functools.cache
+    def installed_languages(self) -> frozenset[str]:
+        """Model names `tesseract --list-langs` reports (`osd` included).
+
+        pytesseract's own `get_languages` drops capitalised names such as the script model
+        `Devanagari`, so the listing is read here.
+        """
+        listing = subprocess.run(
+            [pytesseract.pytesseract.tesseract_cmd, "--list-langs"],
+            capture_output=True, text=True, check=False, timeout=60,
+        )
+        if listing.returncode != 0:
+            raise EngineError(f"tesseract --list-langs failed: {listing.stderr.strip()}")
+        return frozenset(line.strip() for line in listing.stdout.splitlines()[1:] if line.strip())
+
+    def detect(self, image: Path, *, dpi: int) -> tuple[OsdResult | None, float]:
+        """OSD of the page: rotation to upright and script. None when the page has too little
+        text to decide (Tesseract's "Too few characters"). Returns (result, wall seconds).
+
+        Raises:
+            EngineError: Tesseract crashed or timed out.
+        """
+        started = time.perf_counter()
+        try:
+            raw = self._call(pytesseract.image_to_osd, image, config=f"--dpi {dpi}", output_type=pytesseract.Output.DICT)
+        except EngineError as exc:
+            if "too few characters" in exc.detail.lower() or "unable to" in exc.detail.lower():
+                return None, time.perf_counter() - started
+            raise
+        seconds = time.perf_counter() - started
+        return OsdResult(
+            rotate=int(raw["rotate"]) % 360,
+            orientation_confidence=float(raw["orientation_conf"]),
+            script=str(raw["script"]),
+            script_confidence=float(raw["script_conf"]),
+        ), seconds
+
+    def recognize(self, image: Path, *, languages: str, dpi: int, psm: int) -> EngineOutput:
+        """Words of the page with their boxes (pixels), confidences (0-100) and layout ordinals.
+
+        Raises:
+            EngineError: Tesseract crashed, timed out or wrote unreadable TSV.
+        """
+        started = time.perf_counter()
+        tsv = self._call(
+            pytesseract.image_to_data,
+            image,
+            lang=languages,
+            config=f"--psm {psm} --oem {self.oem} --dpi {dpi}",
+        )
+        return EngineOutput(words=parse_tsv(tsv), seconds=time.perf_counter() - started)
+
+    def _call(self, fn, image: Path, **kwargs):
+        try:
+            return fn(str(image), timeout=self.timeout, **kwargs)
+        except RuntimeError as exc:  # pytesseract signals a timeout this way
+            raise EngineError(f"tesseract timed out after {self.timeout:g} s", error_code="timeout") from exc
+        except (pytesseract.TesseractError, KeyError, ValueError) as exc:
+            raise EngineError(f"tesseract failed: {exc}") from exc
+
+
+def parse_tsv(tsv: str) -> list[EngineWord]:
+    """Word rows of Tesseract's TSV output, with page-wide block/paragraph/line ordinals.
+
+    TSV columns: level, page_num, block_num, par_num, line_num, word_num, left, top, width,
+    height, conf, text. Tesseract numbers paragraphs within blocks and lines within paragraphs;
+    the ordinals here count them across the page in reading order. Words that are empty after
+    stripping are dropped.
+
+    Raises:
+        EngineError: the header is missing or a row is malformed.
+    """
+    reader = csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE)
+    if not reader.fieldnames or "conf" not in reader.fieldnames:
+        raise EngineError("tesseract wrote no TSV header")
+    words: list[EngineWord] = []
+    blocks: dict[tuple, int] = {}
+    pars: dict[tuple, int] = {}
+    lines: dict[tuple, int] = {}
+    try:
+        for row in reader:
+            if int(row["level"]) != _WORD_LEVEL or not (row.get("text") or "").strip():
+                continue
+            b = (row["page_num"], row["block_num"])
+            p = b + (row["par_num"],)
+            ln = p + (row["line_num"],)
+            words.append(EngineWord(
+                text=row["text"],
+                bbox=(int(row["left"]), int(row["top"]), int(row["width"]), int(row["height"])),
+                confidence=min(100.0, max(0.0, float(row["conf"]))),
+                block=blocks.setdefault(b, len(blocks)),
+                par=pars.setdefault(p, len(pars)),
+                line=lines.setdefault(ln, len(lines)),
+            ))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EngineError(f"unreadable tesseract TSV: {exc}") from exc
+    return words

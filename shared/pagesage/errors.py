@@ -1,0 +1,157 @@
+"""PageSage's exception tree. Every error a client can see carries its HTTP status and code.
+
+    PageSageError                      500 internal_error
+    ├── InputError                     400 bad_request
+    │   ├── EmptyFile                  400 empty_file
+    │   ├── ContentTypeMismatch        400 content_type_mismatch
+    │   ├── InvalidLanguage            400 invalid_language
+    │   ├── FileTooLarge               413 file_too_large
+    │   └── UnsupportedFormat          415 invalid_format
+    ├── NotFound                       404 not_found
+    ├── InvalidTransition              409 invalid_transition
+    ├── JobNotFinished                 409 not_finished
+    ├── JobFailed                      422 job_failed   (code replaced by the job's own error code)
+    ├── RateLimited                    429 rate_limited
+    ├── TransientError                 503 unavailable  (retryable)
+    └── DocumentError                  job failure codes, recorded on the job, never raised to HTTP
+        ├── CorruptedFile              corrupted_file
+        └── EngineError                ocr_engine_error (timeout when the engine timed out)
+
+`http_status` and `error_code` are class attributes; `retryable` tells a task queue whether a
+redelivery can help. The codes are the seed's `ErrorCode` values (upload-hocr-data-model.md §2)
+plus the HTTP-level ones of its validation table.
+"""
+
+from __future__ import annotations
+
+
+class PageSageError(Exception):
+    """Base of all PageSage errors.
+
+    Attributes:
+        http_status: HTTP status an entry point answers with.
+        error_code: machine-readable code put in the `ErrorResponse` body.
+        retryable: True when the same request or task may succeed later.
+    """
+
+    http_status = 500
+    error_code = "internal_error"
+    retryable = False
+
+    def __init__(self, detail: str, *, error_code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if error_code is not None:
+            self.error_code = error_code
+
+
+class InputError(PageSageError):
+    """The request is malformed or names something impossible (HTTP 400)."""
+
+    http_status = 400
+    error_code = "bad_request"
+
+
+class EmptyFile(InputError):
+    """The uploaded file has zero bytes."""
+
+    error_code = "empty_file"
+
+
+class ContentTypeMismatch(InputError):
+    """The declared Content-Type of the file part contradicts its magic bytes."""
+
+    error_code = "content_type_mismatch"
+
+
+class InvalidLanguage(InputError):
+    """A Tesseract language spec names a model that is unknown or not installed."""
+
+    error_code = "invalid_language"
+
+
+class FileTooLarge(InputError):
+    """The upload exceeds the size limit (26,214,400 bytes by default; seed FR-007)."""
+
+    http_status = 413
+    error_code = "file_too_large"
+
+
+class UnsupportedFormat(InputError):
+    """The file's magic bytes are none of JPEG, PNG, PDF, TIFF (seed FR-006)."""
+
+    http_status = 415
+    error_code = "invalid_format"
+
+
+class NotFound(PageSageError):
+    """No such job (or it expired, or the id is malformed): HTTP 404."""
+
+    http_status = 404
+    error_code = "not_found"
+
+
+class InvalidTransition(PageSageError):
+    """A job state change the state machine forbids (seed §2 state diagram)."""
+
+    http_status = 409
+    error_code = "invalid_transition"
+
+
+class JobNotFinished(PageSageError):
+    """The result was asked for before the job completed; `status` is the job's status."""
+
+    http_status = 409
+    error_code = "not_finished"
+
+    def __init__(self, detail: str, *, status: str) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class JobFailed(PageSageError):
+    """The result was asked for a job that failed; `error_code` is the job's own code."""
+
+    http_status = 422
+    error_code = "job_failed"
+
+
+class RateLimited(PageSageError):
+    """The client exceeded its requests per window (seed `RateLimitEntry`, FR-015).
+
+    Attributes:
+        retry_after: whole seconds until the next window opens (>= 1).
+    """
+
+    http_status = 429
+    error_code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after))
+
+
+class TransientError(PageSageError):
+    """A dependency is briefly unavailable; the caller or queue should retry."""
+
+    http_status = 503
+    error_code = "unavailable"
+    retryable = True
+
+
+class DocumentError(PageSageError):
+    """A permanent failure of one document or page; recorded on the job, not retried."""
+
+    http_status = 422
+
+
+class CorruptedFile(DocumentError):
+    """The bytes claim a supported format but cannot be decoded or rendered."""
+
+    error_code = "corrupted_file"
+
+
+class EngineError(DocumentError):
+    """The OCR engine failed on a page (crash, bad output, or timeout)."""
+
+    error_code = "ocr_engine_error"

@@ -1,0 +1,195 @@
+"""hOCR 1.2 output: a document as well-formed XHTML that `hocr-spec --profile standard` accepts.
+
+Layout: one `div.ocr_page` per page, then `div.ocr_carea` (token.block) > `p.ocr_par`
+(token.par) > `span.ocr_line` (token.line) > `span.ocrx_word` (token). Every `title` uses only
+properties the hOCR spec defines (`image`, `bbox`, `ppageno`, `scan_res`, `x_wconf`), and every
+class and property capability used is declared in `ocr-capabilities`. Words of a line are
+separated by one space and lines end with a newline, so the text content of the file reads as
+plain text. The markup is built with lxml, which escapes all text and attribute values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from lxml import etree
+from lxml.builder import ElementMaker
+
+from pagesage.domain.pages import BBox, Token
+from pagesage.formats.document import DocumentView, PageView
+from pagesage.text.normalize import script_of
+
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+CAPABILITIES = ("ocr_page", "ocr_carea", "ocr_par", "ocr_line", "ocrx_word", "ocrp_lang", "ocrp_wconf")
+"""Classes and properties the output uses, declared in the `ocr-capabilities` meta field."""
+
+_ISO15924 = {"Latin": "Latn", "Devanagari": "Deva"}
+# Characters XML 1.0 cannot carry (C0 controls other than tab/LF/CR, lone surrogates, U+FFFE/F).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+_E = ElementMaker(namespace=XHTML_NS, nsmap={None: XHTML_NS})
+
+
+def render_hocr(doc: DocumentView) -> bytes:
+    """The document as hOCR 1.2 (XHTML, UTF-8, with XML declaration and `<!DOCTYPE html>`).
+
+    Pages appear in `doc.pages` order with ids `page_N`; a page without a result is an empty
+    `ocr_page` (bbox `0 0 0 0` when its size is unknown). Boxes are `bbox x0 y0 x1 y1` in page
+    pixels (x1, y1 exclusive, origin top-left); a container's box is the union of its words'
+    boxes. `x_wconf` is the token confidence rounded half up to an integer 0-100. `lang`
+    attributes carry BCP 47 tags: the page result's `lang_tag` on `ocr_page` and `ocr_par`,
+    `token.lang` on a word that differs from its paragraph.
+
+    Args:
+        doc: the document read model.
+
+    Returns:
+        The encoded file.
+    """
+    langs = _languages(doc)
+    scripts = _scripts(doc)
+    metas = [
+        _E.meta({"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"}),
+        _E.meta(name="ocr-system", content=_system(doc)),
+        _E.meta(name="ocr-capabilities", content=" ".join(CAPABILITIES)),
+        _E.meta(name="ocr-number-of-pages", content=str(len(doc.pages))),
+    ]
+    if langs:
+        metas.append(_E.meta(name="ocr-langs", content=" ".join(langs)))
+    if scripts:
+        metas.append(_E.meta(name="ocr-scripts", content=" ".join(scripts)))
+    head = _E.head(_E.title(_safe(doc.job.upload.file_name)), *metas)
+    _newlines(head)
+    body = _E.body(*(_page(view) for view in doc.pages))
+    _newlines(body)
+    doc_lang = langs[0] if len(langs) == 1 else ("mul" if langs else "und")
+    html = _E.html(head, body, {XML_LANG: doc_lang, "lang": doc_lang})
+    _newlines(html)
+    return etree.tostring(html, xml_declaration=True, encoding="UTF-8", doctype="<!DOCTYPE html>") + b"\n"
+
+
+def _system(doc: DocumentView) -> str:
+    if doc.run is None:
+        return doc.system
+    return f"{doc.system} ({doc.run.engine} {doc.run.engine_version})"
+
+
+def _languages(doc: DocumentView) -> list[str]:
+    """BCP 47 tags used in the document, most words first."""
+    counts: Counter[str] = Counter()
+    for view in doc.pages:
+        if view.result is None:
+            continue
+        counts[view.result.lang_tag] += 0
+        for token in view.tokens:
+            counts[token.lang or view.result.lang_tag] += 1
+    return [tag for tag, _ in counts.most_common()]
+
+
+def _scripts(doc: DocumentView) -> list[str]:
+    """ISO 15924 codes of the scripts the recognised words are written in, most words first."""
+    counts: Counter[str] = Counter()
+    for view in doc.pages:
+        for token in view.tokens:
+            script = _ISO15924.get(script_of(token.text) or "")
+            if script:
+                counts[script] += 1
+    return [code for code, _ in counts.most_common()]
+
+
+def _page(view: PageView) -> etree._Element:
+    page = view.page
+    n = page.page_no
+    if page.width is not None and page.height is not None:
+        box = BBox(x=0, y=0, w=page.width, h=page.height)
+    elif view.tokens:
+        box = BBox.union([t.bbox for t in view.tokens])
+    else:
+        box = BBox(x=0, y=0, w=0, h=0)
+    props = []
+    if page.image_key:
+        props.append(f'image "{_quote(page.image_key)}"')
+    props += [f"bbox {_bbox(box)}", f"ppageno {n - 1}"]
+    if page.dpi:
+        props.append(f"scan_res {page.dpi} {page.dpi}")
+    div = _E.div({"class": "ocr_page", "id": f"page_{n}", "title": "; ".join(props)})
+    par_lang = view.result.lang_tag if view.result is not None else None
+    _set_lang(div, par_lang)
+    counters = {level: itertools.count(1) for level in ("block", "par", "line", "word")}
+    for block_tokens in _runs(view.tokens, "block"):
+        carea = _E.div(_container("ocr_carea", f"block_{n}_{next(counters['block'])}", block_tokens))
+        for par_tokens in _runs(block_tokens, "par"):
+            par = _E.p(_container("ocr_par", f"par_{n}_{next(counters['par'])}", par_tokens))
+            _set_lang(par, par_lang)
+            for line_tokens in _runs(par_tokens, "line"):
+                line = _E.span(_container("ocr_line", f"line_{n}_{next(counters['line'])}", line_tokens))
+                for token in line_tokens:
+                    line.append(_word(token, f"word_{n}_{next(counters['word'])}"))
+                _separate(line, " ")
+                par.append(line)
+            _separate(par, "\n", last=True)
+            carea.append(par)
+        _separate(carea, "\n", last=True)
+        div.append(carea)
+    _newlines(div)
+    return div
+
+
+def _word(token: Token, word_id: str) -> etree._Element:
+    conf = min(100, max(0, math.floor(token.confidence + 0.5)))
+    title = f"bbox {_bbox(token.bbox)}; x_wconf {conf}"
+    word = _E.span(_safe(token.text), {"class": "ocrx_word", "id": word_id, "title": title})
+    _set_lang(word, token.lang)
+    return word
+
+
+def _set_lang(element: etree._Element, tag: str | None) -> None:
+    """Tag an element's language as hOCR (`lang`) and XML (`xml:lang`) read it."""
+    if tag:
+        element.set("lang", tag)
+        element.set(XML_LANG, tag)
+
+
+def _container(cls: str, element_id: str, tokens: list[Token]) -> dict[str, str]:
+    return {"class": cls, "id": element_id, "title": f"bbox {_bbox(BBox.union([t.bbox for t in tokens]))}"}
+
+
+def _runs(tokens: list[Token], key: str) -> Iterator[list[Token]]:
+    """Maximal runs of consecutive tokens sharing the ordinal `key` (block, par or line)."""
+    for _, group in itertools.groupby(tokens, key=lambda t: getattr(t, key)):
+        yield list(group)
+
+
+def _bbox(box: BBox) -> str:
+    return f"{box.x} {box.y} {box.x1} {box.y1}"
+
+
+def _separate(parent: etree._Element, sep: str, *, last: bool = False) -> None:
+    """Put `sep` after each child of `parent` (after the last one too when `last`)."""
+    children = list(parent)
+    for i, child in enumerate(children):
+        if last or i < len(children) - 1:
+            child.tail = sep
+
+
+def _newlines(parent: etree._Element) -> None:
+    """Start each child of a block element on its own line; an empty element keeps its end tag."""
+    parent.text = "\n"
+    for child in parent:
+        child.tail = "\n"
+
+
+def _quote(value: str) -> str:
+    """A value for a double-quoted title property: no quote, semicolon or line break inside."""
+    return re.sub(r'["\\;\r\n]', "_", _safe(value))
+
+
+def _safe(text: str) -> str:
+    """`text` without the characters XML 1.0 cannot carry."""
+    return _NOT_XML.sub("\ufffd", text)

@@ -1,0 +1,159 @@
+"""JSON output: the response models of a document's results and their rendering.
+
+`DocumentJson` is the body of the JSON result: the job, the run that produced it and every page
+with its page result and tokens. Coordinates are pixels of the stored (upright) page image,
+origin top-left; confidences are on a 0-100 scale. `document_json_schema()` gives its JSON
+Schema, with a description on every field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from pagesage.domain.jobs import JobStatus
+from pagesage.domain.pages import EngineConfig, OsdResult, PageStatus, Token
+from pagesage.formats.document import DocumentView, PageView
+
+
+class RunJson(BaseModel):
+    """The OCR run (one engine execution over the document) the results come from."""
+
+    run_id: str = Field(description="Id of the run; page results refer to it by `run_id`.")
+    engine: str = Field(description="OCR engine name, e.g. `tesseract`.")
+    engine_version: str = Field(description="Engine version, e.g. `5.3.0`.")
+    config: EngineConfig = Field(
+        description="Settings requested for the run; `languages` may be `auto` (each page's "
+        "effective settings are in its `result.config`)."
+    )
+    started_at: datetime = Field(description="When the run started (ISO 8601, UTC).")
+    finished_at: datetime | None = Field(description="When the run ended (ISO 8601, UTC); null while running.")
+    status: Literal["running", "completed", "failed"] = Field(description="State of the run.")
+
+
+class PageResultJson(BaseModel):
+    """What the run produced for one page."""
+
+    page_result_id: str = Field(description="Id of this page result.")
+    run_id: str = Field(description="Id of the run that produced it.")
+    config: EngineConfig = Field(description="Engine settings this page actually ran with.")
+    detection: OsdResult | None = Field(
+        description="Orientation and script detection when the language was `auto`, else null."
+    )
+    lang: str = Field(description="BCP 47 language tag of the page's text, e.g. `en`, `und-Deva`.")
+    mean_confidence: float | None = Field(description="Mean word confidence, 0-100; null when no words were found.")
+    word_count: int = Field(description="Number of tokens on the page.")
+    warnings: list[str] = Field(description="Human-readable notes, e.g. an assumed DPI or a rotation applied.")
+    engine_seconds: float = Field(description="Wall seconds spent in engine calls for this page.")
+
+
+class PageJson(BaseModel):
+    """One page of the document."""
+
+    page_no: int = Field(description="1-based page number.")
+    status: PageStatus = Field(description="`done` with a result, `failed` without one, `pending` not yet run.")
+    width: int | None = Field(description="Width of the page image in pixels; null when unknown.")
+    height: int | None = Field(description="Height of the page image in pixels; null when unknown.")
+    dpi: int | None = Field(description="Resolution the page was rendered or scanned at, dots per inch.")
+    sha256: str | None = Field(description="Hex SHA-256 of the page image as PNG-encoded by PageSage.")
+    image_key: str | None = Field(description="Storage key of the page image (PNG).")
+    error_code: str | None = Field(description="Why the page failed (e.g. `ocr_engine_error`); null otherwise.")
+    error_message: str | None = Field(description="Human-readable failure message; null otherwise.")
+    result: PageResultJson | None = Field(description="The page result shown; null when the page has none.")
+    tokens: list[Token] = Field(
+        description="Recognised words in reading order; boxes in page pixels (x, y, w, h), "
+        "confidence 0-100."
+    )
+
+
+class DocumentJson(BaseModel):
+    """The OCR result of one job's document."""
+
+    job_id: str = Field(description="Id of the job.")
+    file_name: str = Field(description="Name of the uploaded file.")
+    status: JobStatus = Field(description="State of the job.")
+    page_count: int = Field(description="Number of pages in `pages`.")
+    word_count: int = Field(description="Number of tokens over all pages.")
+    mean_confidence: float | None = Field(
+        description="Mean confidence over all tokens of the document (each word counts once), "
+        "0-100, rounded to 2 decimals; null when there are no tokens."
+    )
+    run: RunJson | None = Field(description="The run the results come from; null before any run.")
+    pages: list[PageJson] = Field(description="Pages by page number.")
+
+
+def document_json(doc: DocumentView) -> DocumentJson:
+    """The response model of a document.
+
+    Args:
+        doc: the document read model.
+
+    Returns:
+        The model, one `PageJson` per page in `doc.pages` order.
+    """
+    confidences = [t.confidence for view in doc.pages for t in view.tokens]
+    run = doc.run
+    return DocumentJson(
+        job_id=doc.job.job_id,
+        file_name=doc.job.upload.file_name,
+        status=doc.job.status,
+        page_count=len(doc.pages),
+        word_count=len(confidences),
+        mean_confidence=round(sum(confidences) / len(confidences), 2) if confidences else None,
+        run=None if run is None else RunJson(
+            run_id=run.run_id,
+            engine=run.engine,
+            engine_version=run.engine_version,
+            config=run.config,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            status=run.status,
+        ),
+        pages=[_page(view) for view in doc.pages],
+    )
+
+
+def render_json(doc: DocumentView) -> bytes:
+    """The document as UTF-8 JSON (non-ASCII characters written as themselves, not escaped).
+
+    Args:
+        doc: the document read model.
+
+    Returns:
+        The encoded `DocumentJson`.
+    """
+    return document_json(doc).model_dump_json().encode("utf-8")
+
+
+def document_json_schema() -> dict[str, Any]:
+    """The JSON Schema of `DocumentJson` (what `render_json` produces)."""
+    return DocumentJson.model_json_schema()
+
+
+def _page(view: PageView) -> PageJson:
+    page, result = view.page, view.result
+    return PageJson(
+        page_no=page.page_no,
+        status=page.status,
+        width=page.width,
+        height=page.height,
+        dpi=page.dpi,
+        sha256=page.sha256,
+        image_key=page.image_key,
+        error_code=page.error_code,
+        error_message=page.error_message,
+        result=None if result is None else PageResultJson(
+            page_result_id=result.page_result_id,
+            run_id=result.run_id,
+            config=result.config,
+            detection=result.detection,
+            lang=result.lang_tag,
+            mean_confidence=result.mean_confidence,
+            word_count=result.word_count,
+            warnings=result.warnings,
+            engine_seconds=result.engine_seconds,
+        ),
+        tokens=view.tokens,
+    )

@@ -1,0 +1,162 @@
+"""Input formats and page images: magic-byte detection, page counting, rendering.
+
+PDF pages are rendered with PDFium (pypdfium2) as anti-aliased greyscale, page by page: PDFium
+is not thread-safe, so every PDFium call holds one process-wide lock. Images are decoded with
+Pillow; a multi-frame TIFF yields one page per frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdfium2 as pdfium
+from PIL import Image, UnidentifiedImageError
+
+from pagesage.domain.jobs import FileFormat
+from pagesage.errors import CorruptedFile
+
+Image.MAX_IMAGE_PIXELS = 400_000_000  # ~A0 at 600 dpi; larger is refused as corrupt/hostile
+_PDFIUM_LOCK = threading.Lock()
+_MIN_VALID_DPI = 70  # below this a DPI tag is a placeholder (old-books TIFFs say 1x1)
+
+MAGIC_BYTES_NEEDED = 1024
+"""How many leading bytes `detect_format` looks at (PDF headers may sit within the first KiB)."""
+
+
+def detect_format(head: bytes) -> FileFormat | None:
+    """The format of a file from its first bytes, or None when unsupported.
+
+    Signatures: JPEG `FF D8 FF`; PNG `89 50 4E 47 0D 0A 1A 0A`; TIFF `II*\\0`/`MM\\0*` (and
+    BigTIFF `II+\\0`/`MM\\0+`); PDF `%PDF-` within the first 1024 bytes (ISO 32000-1 §7.5.2,
+    Annex H.3 tolerance for leading garbage).
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return FileFormat.JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return FileFormat.PNG
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return FileFormat.TIFF
+    if b"%PDF-" in head[:MAGIC_BYTES_NEEDED]:
+        return FileFormat.PDF
+    return None
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """A rendered page: a Pillow image, the DPI it is at, and notes on how it was obtained."""
+
+    image: Image.Image
+    dpi: int
+    warnings: tuple[str, ...] = ()
+
+
+def page_sizes(path: Path, fmt: FileFormat, *, dpi: int) -> list[int]:
+    """Pixel area of each page at `dpi` (images: as stored), in page order.
+
+    Raises:
+        CorruptedFile: the file cannot be opened as `fmt` or has no pages.
+    """
+    try:
+        if fmt is FileFormat.PDF:
+            with _PDFIUM_LOCK:
+                pdf = pdfium.PdfDocument(path)
+                try:
+                    sizes = [_pdf_area(pdf, i, dpi) for i in range(len(pdf))]
+                finally:
+                    pdf.close()
+        else:
+            with _open_image(path) as im:
+                sizes = []
+                for frame in range(getattr(im, "n_frames", 1)):
+                    im.seek(frame)
+                    sizes.append(im.width * im.height)
+    except CorruptedFile:
+        raise
+    except (pdfium.PdfiumError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise CorruptedFile(f"cannot open {fmt.name} file: {exc}") from exc
+    if not sizes:
+        raise CorruptedFile(f"{fmt.name} file has no pages")
+    return sizes
+
+
+def render_page(path: Path, fmt: FileFormat, page_no: int, *, dpi: int) -> PageImage:
+    """Page `page_no` (1-based) as an image: PDF rendered at `dpi` in greyscale; an image frame
+    decoded as stored, converted to 1-bit, greyscale or RGB.
+
+    Images whose DPI tag is missing or below 70 are assumed to be at `dpi` (a warning says so).
+
+    Raises:
+        CorruptedFile: the page cannot be decoded or rendered.
+    """
+    try:
+        if fmt is FileFormat.PDF:
+            return _render_pdf_page(path, page_no, dpi)
+        return _decode_frame(path, page_no, dpi)
+    except CorruptedFile:
+        raise
+    except (pdfium.PdfiumError, OSError, ValueError, SyntaxError, EOFError, IndexError) as exc:
+        raise CorruptedFile(f"page {page_no} cannot be decoded: {exc}") from exc
+
+
+def pixel_sha256(image: Image.Image) -> str:
+    """SHA-256 hex of an image's mode, size and raw pixels: stable whatever encoder stored it."""
+    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def _pdf_area(pdf: pdfium.PdfDocument, index: int, dpi: int) -> int:
+    width_pt, height_pt = pdf[index].get_size()
+    return int(width_pt * dpi / 72) * int(height_pt * dpi / 72)
+
+
+def _render_pdf_page(path: Path, page_no: int, dpi: int) -> PageImage:
+    with _PDFIUM_LOCK:
+        pdf = pdfium.PdfDocument(path)
+        try:
+            if not 1 <= page_no <= len(pdf):
+                raise CorruptedFile(f"PDF has {len(pdf)} pages, no page {page_no}")
+            bitmap = pdf[page_no - 1].render(scale=dpi / 72, grayscale=True)
+            image = bitmap.to_pil()
+            image.load()
+        finally:
+            pdf.close()
+    return PageImage(image=image, dpi=dpi)
+
+
+def _decode_frame(path: Path, page_no: int, dpi: int) -> PageImage:
+    with _open_image(path) as im:
+        im.seek(page_no - 1)
+        im.load()
+        notes: list[str] = []
+        frame_dpi = _image_dpi(im)
+        if frame_dpi is None:
+            frame_dpi = dpi
+            notes.append(f"image has no valid DPI tag; assumed {dpi} dpi")
+        image = im if im.mode in ("1", "L", "RGB") else im.convert("L" if im.mode in ("I;16", "I", "F", "LA") else "RGB")
+        image = image.copy()
+    return PageImage(image=image, dpi=frame_dpi, warnings=tuple(notes))
+
+
+def _image_dpi(im: Image.Image) -> int | None:
+    raw = im.info.get("dpi")
+    if not raw:
+        return None
+    try:
+        value = int(round(float(raw[0])))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if value >= _MIN_VALID_DPI else None
+
+
+def _open_image(path: Path) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return Image.open(path)
+        except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise CorruptedFile(f"cannot decode image: {exc}") from exc

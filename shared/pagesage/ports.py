@@ -1,0 +1,175 @@
+"""The ports: what services need from storage, queues and OCR engines.
+
+Adapters implement these with one technology each (`SqliteStore`, `LocalBlobStore`,
+`InProcessQueue`, `TesseractEngine`; the Google ones behind the same methods). Services never
+import an adapter. Every method may be called from several threads at once.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Callable, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from pagesage.domain.jobs import Job
+from pagesage.domain.pages import CostEntry, OsdResult, Page, PageResult, Run, Token
+
+
+class Store(Protocol):
+    """Jobs, pages, runs, page results, tokens, costs and rate-limit counters.
+
+    Reads of a job past its `expiration_time` raise `NotFound`, whether or not the record has
+    been deleted yet. Unknown ids raise `NotFound`.
+    """
+
+    def create_job(self, job: Job) -> None:
+        """Insert a new job. Raises `InvalidTransition` if the id exists."""
+
+    def get_job(self, job_id: str) -> Job:
+        """The job. Raises `NotFound` when unknown or expired."""
+
+    def update_job(self, job_id: str, mutate: Callable[[Job], None]) -> Job:
+        """Read, apply `mutate` (which may raise) and write back, atomically; returns the job.
+
+        Concurrent updates of one job are serialized; an exception from `mutate` writes nothing.
+        """
+
+    def put_pages(self, pages: list[Page]) -> None:
+        """Insert or replace page records (their job must exist)."""
+
+    def get_page(self, job_id: str, page_no: int) -> Page:
+        """One page. Raises `NotFound`."""
+
+    def list_pages(self, job_id: str) -> list[Page]:
+        """All pages of a job, by page number."""
+
+    def finish_page(self, page: Page) -> tuple[Job, bool]:
+        """Record a page's outcome (status done or failed) and count it on its job, atomically.
+
+        Returns the job after the update and whether this call changed anything: a page that
+        already finished is left as it was (idempotent on redelivery).
+        """
+
+    def put_run(self, run: Run) -> None:
+        """Insert or replace a run."""
+
+    def get_run(self, run_id: str) -> Run:
+        """A run. Raises `NotFound`."""
+
+    def list_runs(self, job_id: str) -> list[Run]:
+        """A job's runs, oldest first."""
+
+    def put_page_result(self, result: PageResult, tokens: list[Token]) -> None:
+        """Store a page result with its tokens atomically, replacing any earlier result of the
+        same run and page (and its tokens)."""
+
+    def list_page_results(self, job_id: str) -> list[PageResult]:
+        """A job's page results, by page number."""
+
+    def get_tokens(self, page_result_id: str) -> list[Token]:
+        """A page result's tokens, by token_no."""
+
+    def add_cost(self, entry: CostEntry) -> bool:
+        """Append a cost entry; False (and no change) when `entry.cost_id` is already logged."""
+
+    def list_costs(self, job_id: str) -> list[CostEntry]:
+        """A job's cost entries, oldest first."""
+
+    def increment_counter(self, key: str, expire_at: datetime) -> int:
+        """Add one to a counter that lives until `expire_at` and return its new value, atomically.
+        An expired counter restarts at 1."""
+
+
+class BlobStore(Protocol):
+    """Binary objects by key (`originals/...`, `pages/...`, `results/...`).
+
+    Keys are relative POSIX paths without `..`; `NotFound` for a missing key.
+    """
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """Store the file at `path` under `key`, streaming it."""
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        """Store `data` under `key`."""
+
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """A readable binary stream of the object."""
+
+    def local_path(self, key: str) -> AbstractContextManager[Path]:
+        """A filesystem path holding the object's bytes for the duration of the context."""
+
+    def exists(self, key: str) -> bool:
+        """True when an object is stored under `key`."""
+
+    def content_type(self, key: str) -> str:
+        """The Content-Type the object was stored with. Raises `NotFound`."""
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with `prefix`; returns how many."""
+
+
+class Task(BaseModel):
+    """A unit of worker work.
+
+    `prepare` opens a job's document, counts its pages and fans out one `ocr_page` task each.
+    `priority` orders waiting tasks, larger first (pixel area for pages: largest pages first
+    keeps both workers busy until the end).
+    """
+
+    kind: Literal["prepare", "ocr_page"]
+    job_id: str
+    page_no: int | None = None
+    priority: int = Field(default=0, ge=0)
+
+    @property
+    def name(self) -> str:
+        """Deterministic task name: the idempotency key a queue dedupes on."""
+        suffix = f"-p{self.page_no}" if self.page_no is not None else ""
+        return f"{self.job_id}-{self.kind}{suffix}"
+
+
+class TaskQueue(Protocol):
+    """Delivers tasks to the worker at least once."""
+
+    def enqueue(self, task: Task) -> None:
+        """Schedule `task`; a task whose name is already waiting is not added twice."""
+
+
+class EngineWord(BaseModel):
+    """A word as an engine reports it, before PageSage numbers and normalizes it."""
+
+    text: str
+    bbox: tuple[int, int, int, int]  # x, y, w, h in pixels
+    confidence: float  # 0-100
+    block: int
+    par: int
+    line: int
+
+
+class EngineOutput(BaseModel):
+    """One recognition call's output and its cost in wall seconds."""
+
+    words: list[EngineWord]
+    seconds: float
+
+
+class OcrEngine(Protocol):
+    """An OCR engine. Calls run in worker threads and must not add parallelism of their own."""
+
+    name: str
+
+    def version(self) -> str:
+        """Engine version string, e.g. `5.3.0`."""
+
+    def installed_languages(self) -> frozenset[str]:
+        """Names of the models this engine can load."""
+
+    def detect(self, image: Path, *, dpi: int) -> tuple[OsdResult | None, float]:
+        """Orientation and script of the page image (None: too little text to tell);
+        returns (result, wall seconds)."""
+
+    def recognize(self, image: Path, *, languages: str, dpi: int, psm: int) -> EngineOutput:
+        """Words of the upright page image at `image` with the given model(s)."""

@@ -1,0 +1,60 @@
+"""The local stack: every function of `functions/` mounted at its name in one WSGI app.
+
+`POST /upload`, `GET /status/<job_id>`, `GET /result/<job_id>`, `POST /ocr` — the paths the
+functions have in production, so a client needs only a base URL. Each function is loaded with
+functions-framework's own `create_app`, exactly as its Cloud Function runtime loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import flask
+import functions_framework
+import waitress
+import waitress.server
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+HTTP_FUNCTIONS = ("upload", "status", "result", "ocr")
+"""Function names; each lives in `functions/<name>/main.py` with a target of the same name."""
+
+
+def functions_dir() -> Path:
+    """The repository's `functions/` folder (the package is installed editable from the repo)."""
+    return Path(__file__).resolve().parents[2] / "functions"
+
+
+def create_stack() -> DispatcherMiddleware:
+    """A WSGI app serving every HTTP function under `/<name>`; other paths answer 404 JSON."""
+    root = functions_dir()
+    mounts = {f"/{name}": _rooted(functions_framework.create_app(name, str(root / name / "main.py"), "http")) for name in HTTP_FUNCTIONS}
+    fallback = flask.Flask(__name__)
+
+    @fallback.route("/", defaults={"path": ""})
+    @fallback.route("/<path:path>")
+    def not_found(path: str) -> flask.Response:
+        from pagesage.web import error_response
+
+        return error_response(f"no function at /{path}", "not_found", 404)
+
+    return DispatcherMiddleware(fallback, mounts)
+
+
+def _rooted(app):
+    """`/upload` reaches the function as `/`, as the Cloud Functions runtime delivers it."""
+
+    def wsgi(environ, start_response):
+        environ["PATH_INFO"] = environ.get("PATH_INFO") or "/"
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def create_server(host: str, port: int, *, threads: int = 8):
+    """A waitress server for the stack, bound but not yet serving (`.run()`, `.close()`).
+
+    Port 0 binds a free port; the bound one is `server.effective_port`.
+    """
+    logging.getLogger("waitress").setLevel(logging.WARNING)
+    return waitress.create_server(create_stack(), host=host, port=port, threads=threads, ident="pagesage")

@@ -1,0 +1,72 @@
+"""Use case: finish a job whose pages are all counted — render and store its results.
+
+Results are rendered from the stored tokens (never from engine output), written to the blob
+store under `results/<job_id>/` and only then is the job marked completed, so a completed job
+always has its results. A job none of whose pages produced a result fails with the first page's
+error code.
+"""
+
+from __future__ import annotations
+
+from pagesage.domain.jobs import JobErrorCode, JobStatus, utcnow
+from pagesage.domain.pages import PageStatus
+from pagesage.errors import InvalidTransition
+from pagesage.formats.document import DocumentView, PageView
+from pagesage.formats.hocr import render_hocr
+from pagesage.formats.json_doc import render_json
+from pagesage.formats.text import render_text
+from pagesage.ports import BlobStore, Store
+
+RESULT_FORMATS = {
+    "hocr": ("document.hocr", "text/html; charset=utf-8", render_hocr),
+    "json": ("document.json", "application/json", render_json),
+    "text": ("document.txt", "text/plain; charset=utf-8", render_text),
+}
+"""Format name -> (blob file name, Content-Type, renderer)."""
+
+
+def result_key(job_id: str, fmt: str) -> str:
+    """Blob key of a job's result in `fmt` (one of RESULT_FORMATS)."""
+    return f"results/{job_id}/{RESULT_FORMATS[fmt][0]}"
+
+
+def load_document(job_id: str, store: Store) -> DocumentView:
+    """A job's pages with the latest page result and tokens of each. Raises `NotFound`."""
+    job = store.get_job(job_id)
+    runs = store.list_runs(job_id)
+    results = {r.page_no: r for r in store.list_page_results(job_id)}
+    pages = []
+    for page in store.list_pages(job_id):
+        result = results.get(page.page_no) if page.status is PageStatus.DONE else None
+        tokens = store.get_tokens(result.page_result_id) if result else []
+        pages.append(PageView(page=page, result=result, tokens=tokens))
+    return DocumentView(job=job, run=runs[-1] if runs else None, pages=pages)
+
+
+def finish_job(job_id: str, *, store: Store, blobs: BlobStore) -> None:
+    """Render every result format, store them, close the run and complete (or fail) the job.
+
+    Safe to call again: a job that already finished is left alone.
+    """
+    doc = load_document(job_id, store)
+    if doc.job.status is not JobStatus.PROCESSING:
+        return
+    if doc.job.pages_done == 0:
+        first = next((p.page for p in doc.pages if p.page.error_code), None)
+        code = JobErrorCode(first.error_code) if first else JobErrorCode.INTERNAL_ERROR
+        message = f"page {first.page_no}: {first.error_message}" if first else "no page produced a result"
+        _close(doc, store, "failed", lambda j: j.fail(code, message))
+        return
+    for fmt, (_, content_type, render) in RESULT_FORMATS.items():
+        body = render(doc)
+        blobs.put_bytes(result_key(job_id, fmt), body if isinstance(body, bytes) else body.encode("utf-8"), content_type)
+    _close(doc, store, "completed", lambda j: j.complete())
+
+
+def _close(doc: DocumentView, store: Store, run_status: str, transition) -> None:
+    if doc.run is not None:
+        store.put_run(doc.run.model_copy(update={"status": run_status, "finished_at": utcnow()}))
+    try:
+        store.update_job(doc.job.job_id, transition)
+    except InvalidTransition:
+        pass  # another worker finished it first

@@ -1,0 +1,127 @@
+"""Use case: OCR one page — render, detect orientation and script, recognise, store.
+
+With the language spec `auto`, Tesseract OSD decides per page how far to turn the page upright
+and which model reads its script (Latin -> `eng`, Devanagari -> the `Devanagari` script model);
+the detection is kept on the page result as provenance. A page with too little text for OSD is
+read with `eng` and a warning.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from pagesage.config import Settings
+from pagesage.domain.jobs import FileFormat, Job
+from pagesage.domain.pages import BBox, CostEntry, EngineConfig, OsdResult, Page, PageResult, PageStatus, Run, Token
+from pagesage.engines.languages import AUTO, bcp47, model_for_script, tag_for_script
+from pagesage.imaging import pixel_sha256, render_page
+from pagesage.ports import BlobStore, EngineWord, OcrEngine, Store
+from pagesage.text.normalize import clean_word, normalize_for_search, script_of
+
+_DIRECT_FORMATS = (FileFormat.PNG, FileFormat.JPEG, FileFormat.TIFF)
+
+
+def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, engine: OcrEngine, settings: Settings) -> Page:
+    """OCR page `page.page_no` of `job` under `run`; store its image, result, tokens and costs.
+
+    Returns:
+        The page record, status `done`, with the image's size (pixels), DPI, pixel hash and key.
+
+    Raises:
+        CorruptedFile: the page cannot be decoded. EngineError: the engine failed or timed out.
+    """
+    warnings: list[str] = []
+    with blobs.local_path(job.upload.original_key) as original, tempfile.TemporaryDirectory(prefix="pagesage-page-") as tmp:
+        rendered = render_page(original, job.upload.file_format, page.page_no, dpi=settings.dpi)
+        warnings.extend(rendered.warnings)
+        image = rendered.image
+        single_image = job.upload.file_format in _DIRECT_FORMATS and job.page_count == 1
+        engine_input = original if single_image else _save_png(image, Path(tmp) / "page.png", rendered.dpi)
+        image_key = job.upload.original_key if single_image else f"pages/{job.job_id}/{page.page_no:05d}.png"
+
+        detection, osd_seconds = None, 0.0
+        model = job.languages
+        if job.languages == AUTO:
+            detection, osd_seconds = engine.detect(engine_input, dpi=rendered.dpi)
+            model, note = _choose_model(detection, engine)
+            if note:
+                warnings.append(note)
+            if detection and detection.rotate:
+                image = image.rotate(-detection.rotate, expand=True)
+                engine_input = _save_png(image, Path(tmp) / "upright.png", rendered.dpi)
+                image_key = f"pages/{job.job_id}/{page.page_no:05d}.png"
+                warnings.append(f"page turned {detection.rotate} degrees clockwise to upright")
+
+        output = engine.recognize(engine_input, languages=model, dpi=rendered.dpi, psm=settings.psm)
+        if image_key != job.upload.original_key:
+            blobs.put_file(image_key, engine_input, "image/png")
+
+    tokens = build_tokens(output.words, model)
+    config = EngineConfig(languages=model, psm=settings.psm, oem=settings.oem, dpi=rendered.dpi)
+    result = PageResult(
+        run_id=run.run_id,
+        job_id=job.job_id,
+        page_no=page.page_no,
+        config=config,
+        detection=detection,
+        lang_tag=bcp47(model),
+        mean_confidence=round(sum(t.confidence for t in tokens) / len(tokens), 2) if tokens else None,
+        word_count=len(tokens),
+        warnings=warnings,
+        engine_seconds=round(osd_seconds + output.seconds, 3),
+    )
+    store.put_page_result(result, tokens)
+    if job.languages == AUTO:
+        _log_cost(store, job, page, engine.name, "osd", osd_seconds, settings)
+    _log_cost(store, job, page, engine.name, "recognize", output.seconds, settings)
+    return page.model_copy(update={
+        "status": PageStatus.DONE, "width": image.width, "height": image.height, "dpi": rendered.dpi,
+        "sha256": pixel_sha256(image), "image_key": image_key,
+    })
+
+
+def build_tokens(words: list[EngineWord], model: str) -> list[Token]:
+    """Engine words -> numbered tokens with display text (`clean_word`), `text_norm` and a
+    `lang` tag only where a word's script differs from its paragraph's language."""
+    paragraph_tag = bcp47(model)
+    tokens: list[Token] = []
+    for word in words:
+        text = clean_word(word.text)
+        if not text:
+            continue
+        script = script_of(text)
+        tag = tag_for_script(script, model) if script else None
+        x, y, w, h = word.bbox
+        tokens.append(Token(
+            token_no=len(tokens), text=text, text_norm=normalize_for_search(text),
+            bbox=BBox(x=x, y=y, w=w, h=h), confidence=round(word.confidence, 2),
+            block=word.block, par=word.par, line=word.line,
+            lang=tag if tag and tag != paragraph_tag else None,
+        ))
+    return tokens
+
+
+def _choose_model(detection: OsdResult | None, engine: OcrEngine) -> tuple[str, str | None]:
+    if detection is None:
+        return "eng", "too little text for orientation and script detection; used eng"
+    return model_for_script(detection.script, set(engine.installed_languages()))
+
+
+def _save_png(image, path: Path, dpi: int) -> Path:
+    image.save(path, format="PNG", compress_level=1, dpi=(dpi, dpi))
+    return path
+
+
+def _log_cost(store: Store, job: Job, page: Page, engine: str, operation: str, seconds: float, settings: Settings) -> None:
+    units = round(seconds, 3)
+    rate = settings.tesseract_usd_per_vcpu_second
+    store.add_cost(CostEntry(
+        cost_id=f"{job.job_id}:p{page.page_no}:{operation}",
+        job_id=job.job_id, page_no=page.page_no, engine=engine, operation=operation,
+        units=units, unit="vcpu_second", unit_cost_usd=rate, total_usd=round(units * rate, 9),
+        duration_ms=int(seconds * 1000),
+    ))
+
+
+

@@ -1,0 +1,130 @@
+"""Use case: accept an uploaded document, store it, create its job and queue it.
+
+Validation follows the seed's table (`upload-hocr-data-model.md`, "Validation Summary"):
+empty -> 400 `empty_file`; over the size limit -> 413; magic bytes not JPEG/PNG/PDF/TIFF -> 415;
+a declared Content-Type naming another supported format -> 400 `content_type_mismatch`.
+Nothing is stored unless every check passes, and a failure after the original is stored removes
+it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+import unicodedata
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import BinaryIO
+
+from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, JobErrorCode
+from pagesage.engines.languages import parse_spec
+from pagesage.errors import ContentTypeMismatch, EmptyFile, FileTooLarge, TransientError, UnsupportedFormat
+from pagesage.imaging import MAGIC_BYTES_NEEDED, detect_format
+from pagesage.ports import BlobStore, Store, Task, TaskQueue
+
+_CHUNK = 1 << 20
+_GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream", "application/x-www-form-urlencoded"}
+_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/tif": "image/tiff",
+                 "image/x-tiff": "image/tiff", "image/x-png": "image/png", "application/x-pdf": "application/pdf"}
+_EXTENSIONS = {FileFormat.JPEG: "jpg", FileFormat.PNG: "png", FileFormat.PDF: "pdf", FileFormat.TIFF: "tif"}
+
+
+def sanitize_filename(name: str | None) -> str:
+    """A safe display name: the last path component (POSIX or Windows), NFC, control and
+    reserved characters replaced, at most 255 characters; `upload` when nothing remains."""
+    base = PureWindowsPath(PurePosixPath(name or "").name).name
+    base = unicodedata.normalize("NFC", base)
+    base = re.sub(r'[\x00-\x1f\x7f<>:"/\\|?*]', "_", base).strip(" .")
+    return base[:255] or "upload"
+
+
+def check_declared_type(declared: str | None, detected: FileFormat) -> None:
+    """Refuse a declared Content-Type that names a different format than the bytes.
+
+    Generic types (none, `application/octet-stream`) say nothing and pass; an unsupported but
+    specific type (e.g. `text/plain`) contradicts the bytes and is refused.
+
+    Raises:
+        ContentTypeMismatch: the declared type contradicts `detected`.
+    """
+    mime = (declared or "").split(";")[0].strip().lower()
+    mime = _TYPE_ALIASES.get(mime, mime)
+    if mime in _GENERIC_TYPES or mime == detected.value:
+        return
+    raise ContentTypeMismatch(f"declared Content-Type {mime!r} but the file is {detected.value}")
+
+
+def submit_document(
+    stream: BinaryIO,
+    *,
+    file_name: str | None,
+    declared_type: str | None,
+    languages: str | None,
+    installed_languages: set[str] | frozenset[str],
+    max_bytes: int,
+    store: Store,
+    blobs: BlobStore,
+    queue: TaskQueue,
+) -> Job:
+    """Validate and store an upload, create a pending job and queue its `prepare` task.
+
+    Args:
+        stream: the file's bytes, read in 1 MiB chunks (never whole into memory).
+        languages: Tesseract language spec, `auto` when None or empty.
+        max_bytes: size limit in bytes (26,214,400 by default).
+
+    Returns:
+        The new job (status `pending`, a 43-character `job_id`).
+
+    Raises:
+        InvalidLanguage, EmptyFile, FileTooLarge, UnsupportedFormat, ContentTypeMismatch.
+    """
+    spec = parse_spec(languages or "auto", set(installed_languages))
+    with tempfile.NamedTemporaryFile(prefix="pagesage-upload-") as tmp:
+        size, digest, head = _spool(stream, tmp, max_bytes)
+        if size == 0:
+            raise EmptyFile("the uploaded file is empty")
+        detected = detect_format(head)
+        if detected is None:
+            raise UnsupportedFormat("unsupported file format; supported formats: JPEG, PNG, PDF, TIFF")
+        check_declared_type(declared_type, detected)
+        job = Job(
+            upload=DocumentUpload(
+                file_name=sanitize_filename(file_name),
+                file_format=detected,
+                file_size=size,
+                content_type=detected.value,
+                sha256=digest,
+                original_key="",
+            ),
+            languages=spec,
+        )
+        job.upload.original_key = f"originals/{job.job_id}/original.{_EXTENSIONS[detected]}"
+        blobs.put_file(job.upload.original_key, Path(tmp.name), detected.value)
+    try:
+        store.create_job(job)
+    except Exception:
+        blobs.delete_prefix(f"originals/{job.job_id}/")
+        raise
+    try:
+        queue.enqueue(Task(kind="prepare", job_id=job.job_id))
+    except Exception as exc:
+        store.update_job(job.job_id, lambda j: j.fail(JobErrorCode.INTERNAL_ERROR, "could not queue the job"))
+        raise TransientError(f"could not queue the job: {exc}") from exc
+    return job
+
+
+def _spool(stream: BinaryIO, sink, max_bytes: int) -> tuple[int, str, bytes]:
+    size = 0
+    digest = hashlib.sha256()
+    head = b""
+    while chunk := stream.read(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise FileTooLarge(f"file exceeds the {max_bytes:,}-byte limit")
+        if len(head) < MAGIC_BYTES_NEEDED:
+            head += chunk[: MAGIC_BYTES_NEEDED - len(head)]
+        digest.update(chunk)
+        sink.write(chunk)
+    sink.flush()
+    return size, digest.hexdigest(), head

@@ -1,0 +1,133 @@
+"""Use cases of the OCR worker: prepare a job, OCR one page, finish the job.
+
+Task flow: `prepare` opens the stored original, counts its pages, records the run and the page
+records, moves the job to processing and queues one `ocr_page` task per page, largest first.
+Each `ocr_page` renders its page, runs the engine, stores the page image, page result, tokens
+and cost entries, and counts the page on the job; the call that finishes the last page renders
+the results and completes the job. Every step is idempotent: a redelivered task finds its work
+done and only repairs what a crash left unfinished (queued pages, an unfinished job).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pagesage.config import Settings
+from pagesage.domain.jobs import Job, JobErrorCode, JobStatus
+from pagesage.domain.pages import EngineConfig, Page, PageStatus, Run
+from pagesage.errors import CorruptedFile, DocumentError, NotFound, PageSageError
+from pagesage.imaging import page_sizes
+from pagesage.ports import BlobStore, OcrEngine, Store, Task, TaskQueue
+from pagesage.services.finish import finish_job
+from pagesage.services.ocr_page import ocr_page
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerPorts:
+    """What the worker needs: the store, blobs, queue, engine and settings."""
+
+    store: Store
+    blobs: BlobStore
+    queue: TaskQueue
+    engine: OcrEngine
+    settings: Settings
+
+
+def handle_task(task: Task, ports: WorkerPorts) -> None:
+    """Run one task. Unknown or expired jobs are ignored (their task is obsolete).
+
+    Raises:
+        TransientError (or another retryable error): the queue should deliver the task again.
+    """
+    try:
+        if task.kind == "prepare":
+            prepare_job(task.job_id, ports)
+        else:
+            run_page(task.job_id, task.page_no or 0, ports)
+    except NotFound:
+        log.info("task %s: job gone, dropped", task.name)
+
+
+def prepare_job(job_id: str, ports: WorkerPorts) -> None:
+    """Open the job's document, record its run and pages, start the job and fan out pages.
+
+    A document that cannot be opened, or has more than `settings.max_pages` pages, fails the
+    job (`corrupted_file` / `invalid_format`) instead of raising.
+    """
+    store, settings = ports.store, ports.settings
+    job = store.get_job(job_id)
+    if job.status is JobStatus.PROCESSING:  # redelivery after a crash mid fan-out
+        _enqueue_pending(job, store.list_pages(job_id), ports.queue)
+        return
+    if job.status is not JobStatus.PENDING:
+        return
+    try:
+        with ports.blobs.local_path(job.upload.original_key) as path:
+            sizes = page_sizes(path, job.upload.file_format, dpi=settings.dpi)
+    except CorruptedFile as exc:
+        store.update_job(job_id, lambda j: j.fail(JobErrorCode.CORRUPTED_FILE, exc.detail))
+        return
+    if len(sizes) > settings.max_pages:
+        message = f"document has {len(sizes)} pages; the limit is {settings.max_pages}"
+        store.update_job(job_id, lambda j: j.fail(JobErrorCode.INVALID_FORMAT, message))
+        return
+    if not store.list_runs(job_id):
+        store.put_run(Run(
+            job_id=job_id,
+            engine=ports.engine.name,
+            engine_version=ports.engine.version(),
+            config=EngineConfig(languages=job.languages, psm=settings.psm, oem=settings.oem, dpi=settings.dpi),
+        ))
+    pages = [Page(job_id=job_id, page_no=n, size_hint=area) for n, area in enumerate(sizes, start=1)]
+    store.put_pages(pages)
+    job = store.update_job(job_id, lambda j: j.start(len(pages)))
+    _enqueue_pending(job, pages, ports.queue)
+
+
+def run_page(job_id: str, page_no: int, ports: WorkerPorts) -> None:
+    """OCR one page of a processing job and count it; finish the job after its last page.
+
+    A page that cannot be decoded or recognised is recorded as failed with its error code.
+    """
+    store = ports.store
+    job = store.get_job(job_id)
+    if job.status is not JobStatus.PROCESSING:
+        return
+    page = store.get_page(job_id, page_no)
+    changed = False
+    if page.status is PageStatus.PENDING:
+        page = _attempt_page(job, page, ports)
+        job, changed = store.finish_page(page)
+    if _all_pages_counted(job) and (changed or job.status is JobStatus.PROCESSING):
+        finish_job(job_id, store=store, blobs=ports.blobs)
+
+
+def _attempt_page(job: Job, page: Page, ports: WorkerPorts) -> Page:
+    run = ports.store.list_runs(job.job_id)[0]
+    try:
+        return ocr_page(job, page, run, store=ports.store, blobs=ports.blobs, engine=ports.engine, settings=ports.settings)
+    except DocumentError as exc:
+        code = exc.error_code
+    except PageSageError as exc:
+        if exc.retryable:
+            raise
+        code = JobErrorCode.INTERNAL_ERROR.value
+    except Exception as exc:  # noqa: BLE001 - one bad page must not hang its job
+        log.exception("page %d of job %s failed", page.page_no, job.job_id)
+        exc = PageSageError(f"internal error: {type(exc).__name__}")
+        code = JobErrorCode.INTERNAL_ERROR.value
+    return page.model_copy(update={"status": PageStatus.FAILED, "error_code": code, "error_message": exc.detail[:500]})
+
+
+def _all_pages_counted(job: Job) -> bool:
+    return job.page_count is not None and job.pages_done + job.pages_failed >= job.page_count
+
+
+def _enqueue_pending(job: Job, pages: list[Page], queue: TaskQueue) -> None:
+    for page in pages:
+        if page.status is PageStatus.PENDING:
+            queue.enqueue(Task(kind="ocr_page", job_id=job.job_id, page_no=page.page_no, priority=page.size_hint))
+

@@ -1,0 +1,1 @@
+"""Unicode text rules: token clean-up, search normalization and CER/WER scoring."""
