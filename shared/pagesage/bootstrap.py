@@ -7,12 +7,15 @@ a function module costs nothing until its first request (Cloud Functions cold st
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
 
 from pagesage.adapters.inprocess_queue import InProcessQueue
 from pagesage.adapters.local_blobs import LocalBlobStore
 from pagesage.adapters.sqlite_store import SqliteStore
 from pagesage.config import Settings
+from pagesage.domain.jobs import utcnow
 from pagesage.engines.tesseract import TesseractEngine
 from pagesage.ports import BlobStore, OcrEngine, Store, TaskQueue
 from pagesage.services.worker import WorkerPorts, handle_task
@@ -20,13 +23,14 @@ from pagesage.services.worker import WorkerPorts, handle_task
 
 @dataclass(frozen=True)
 class Services:
-    """The wired ports of one process."""
+    """The wired ports of one process; `clock` returns the current aware UTC time."""
 
     settings: Settings
     store: Store
     blobs: BlobStore
     queue: TaskQueue
     engine: OcrEngine
+    clock: Callable[[], datetime] = field(default=utcnow)
 
     @property
     def worker(self) -> WorkerPorts:
@@ -35,7 +39,10 @@ class Services:
 
 
 def build(settings: Settings) -> Services:
-    """Wire the adapters `settings.backend` selects (`local`: SQLite, folder, in-process queue)."""
+    """Wire the adapters `settings.backend` selects (`local`: SQLite, folder, in-process queue).
+
+    `clock` (aware UTC now) is what rate-limit windows are counted on; tests pass their own.
+    """
     engine = TesseractEngine(timeout=settings.tesseract_timeout, oem=settings.oem)
     store = SqliteStore(settings.data_dir / "pagesage.db")
     blobs = LocalBlobStore(settings.data_dir / "blobs")

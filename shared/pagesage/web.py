@@ -22,7 +22,6 @@ from werkzeug.exceptions import HTTPException
 
 from pagesage import bootstrap
 from pagesage.bootstrap import Services
-from pagesage.domain.jobs import utcnow
 from pagesage.errors import FileTooLarge, InputError, PageSageError
 from pagesage.responses import ErrorResponse
 from pagesage.services.ratelimit import check_rate_limit
@@ -54,7 +53,7 @@ def endpoint(*methods: str, rate_limited: bool = True) -> Callable[[Handler], Ca
                 services = bootstrap.services()
                 if rate_limited:
                     check_rate_limit(client_ip(request, services.settings.trust_x_forwarded_for),
-                                     limit=services.settings.rate_limit, store=services.store, now=utcnow())
+                                     limit=services.settings.rate_limit, store=services.store, now=services.clock())
                 return body(request, services)
             except PageSageError as exc:
                 return _from_error(exc)

@@ -53,6 +53,13 @@ class InProcessQueue:
             self._busy += 1
         self._queue.put((-task.priority, next(self._order), task, 1))
 
+    def close(self) -> None:
+        """Stop the worker threads once the tasks already queued have run."""
+        for _ in self._threads:
+            self._queue.put((float("inf"), next(self._order), None, 0))
+        for thread in self._threads:
+            thread.join()
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait until no task is waiting or running; False if `timeout` seconds passed first."""
         with self._idle:
@@ -61,6 +68,8 @@ class InProcessQueue:
     def _work(self) -> None:
         while True:
             _, _, task, attempt = self._queue.get()
+            if task is None:
+                return
             try:
                 self._handler(task)
             except Exception as exc:  # noqa: BLE001 - a worker thread must survive any task

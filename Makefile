@@ -1,0 +1,41 @@
+# PageSage: set-up, the main job on the embedded default, tests and benchmarks.
+# Every target installs what is missing first (Debian packages via apt-get, Python into .venv/).
+
+VENV      := .venv
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-osd
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SAMPLES   := samples/alice_1.png samples/tesseract-testing-2pages.pdf
+
+.PHONY: install system-deps run serve test bench clean
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: install  ## OCR the bundled samples through the local HTTP functions; results in out/
+	$(BIN)/pagesage run $(SAMPLES) --out out
+
+serve: install  ## keep the local stack up on 127.0.0.1:$${PORT:-8080}
+	$(BIN)/pagesage serve
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python tests/bench/bench_pipeline.py
+
+clean:
+	rm -rf out .pagesage

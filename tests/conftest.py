@@ -1,0 +1,88 @@
+"""Shared fixtures: the corpus beside the checkout, wired services, the HTTP stack."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from werkzeug.test import Client
+
+from pagesage import bootstrap
+from pagesage.config import Settings
+from pagesage.server import create_stack
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+SAMPLES = REPO / "samples"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """`../shared/corpus`; tests that need it are skipped where it is absent."""
+    if not (CORPUS / "MANIFEST.tsv").is_file():
+        pytest.skip("../shared/corpus is not beside the checkout")
+    return CORPUS
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Embedded-backend settings in a fresh data folder, 2 workers, no rate limit (its own
+    tests set one): status polling in tests would otherwise count against it."""
+    return Settings(data_dir=tmp_path / "data", workers=2, rate_limit=0)
+
+
+@pytest.fixture
+def services(settings: Settings):
+    """Services wired from `settings` and installed for this process's functions."""
+    built = bootstrap.build(settings)
+    bootstrap.use(built)
+    yield built
+    bootstrap.use(None)
+    built.queue.close()
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The WSGI app mounting every function at its name, as `pagesage serve` does."""
+    return create_stack()
+
+
+@pytest.fixture
+def http(stack, services) -> Client:
+    """A test client of the stack, talking to `services`."""
+    return Client(stack)
+
+
+def upload(http: Client, path: Path, *, lang: str | None = None, content_type: str | None = None, name: str | None = None):
+    """POST a file to /upload as multipart/form-data; returns the response."""
+    data = {"file": (path.open("rb"), name or path.name, content_type or _guess(path))}
+    if lang is not None:
+        data["lang"] = lang
+    return http.post("/upload", data=data)
+
+
+def wait_finished(http: Client, job_id: str, timeout: float = 300.0) -> dict:
+    """Poll /status until the job completed or failed; returns the last status body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = http.get(f"/status/{job_id}").get_json()
+        if body["status"] in ("completed", "failed"):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {body['status']} after {timeout} s")
+        time.sleep(0.2)
+
+
+def hocr_spec_errors(path: Path) -> list[str]:
+    """`[ERROR]` lines of `hocr-spec --profile standard` on a file."""
+    tool = Path(sys.executable).with_name("hocr-spec")
+    out = subprocess.run([str(tool), "--profile", "standard", str(path)], capture_output=True, text=True, check=False)
+    return [line for line in (out.stdout + out.stderr).splitlines() if "[ERROR]" in line]
+
+
+def _guess(path: Path) -> str:
+    return {".png": "image/png", ".jpg": "image/jpeg", ".tif": "image/tiff", ".tiff": "image/tiff", ".pdf": "application/pdf"}.get(
+        path.suffix.lower(), "application/octet-stream")

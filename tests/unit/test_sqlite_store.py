@@ -1,0 +1,388 @@
+"""SqliteStore against a real database file: jobs, pages, results, tokens, costs, counters."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from pagesage.adapters import sqlite_store
+from pagesage.adapters.sqlite_store import SqliteStore
+from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, JobErrorCode, JobStatus, utcnow
+from pagesage.domain.pages import BBox, CostEntry, EngineConfig, Page, PageResult, PageStatus, Run, Token
+from pagesage.errors import InvalidTransition, NotFound
+from pagesage.text.normalize import normalize_for_search
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "db.sqlite")
+
+
+def make_job(**fields) -> Job:
+    upload = DocumentUpload(
+        file_name="book.tif",
+        file_format=FileFormat.TIFF,
+        file_size=70996,
+        content_type="image/tiff",
+        sha256="ab" * 32,
+        original_key="originals/j/book.tif",
+    )
+    return Job(upload=upload, languages="san+eng", **fields)
+
+
+def run_in_threads(count: int, target) -> None:
+    """Start `count` threads on `target(i)` behind a barrier; re-raise the first failure."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        try:
+            barrier.wait()
+            target(i)
+        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    if errors:
+        raise errors[0]
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+def test_create_get_round_trip(store):
+    job = make_job()
+    job.start(8, now=utcnow())
+    store.create_job(job)
+    got = store.get_job(job.job_id)
+    assert got == job
+    assert got is not job
+    assert got.status is JobStatus.PROCESSING
+    assert got.upload.file_format is FileFormat.TIFF
+
+
+def test_store_survives_reopen(tmp_path):
+    job = make_job()
+    SqliteStore(tmp_path / "db.sqlite").create_job(job)
+    assert SqliteStore(tmp_path / "db.sqlite").get_job(job.job_id) == job
+
+
+def test_duplicate_create_raises_invalid_transition(store):
+    job = make_job()
+    store.create_job(job)
+    other = make_job(job_id=job.job_id, pages_done=5)
+    with pytest.raises(InvalidTransition):
+        store.create_job(other)
+    assert store.get_job(job.job_id).pages_done == 0
+
+
+def test_unknown_job_is_not_found(store):
+    with pytest.raises(NotFound):
+        store.get_job("x" * 43)
+    with pytest.raises(NotFound):
+        store.update_job("x" * 43, lambda j: None)
+
+
+def test_expired_job_reads_as_not_found(store):
+    job = make_job()
+    long_ago = utcnow() - timedelta(hours=49)
+    job.start(1, now=long_ago)
+    job.complete(now=long_ago)
+    store.create_job(job)
+    touched = []
+    with pytest.raises(NotFound):
+        store.get_job(job.job_id)
+    with pytest.raises(NotFound):
+        store.update_job(job.job_id, touched.append)
+    assert touched == []
+
+
+def test_job_completed_47_hours_ago_is_still_readable(store):
+    job = make_job()
+    then = utcnow() - timedelta(hours=47)
+    job.start(1, now=then)
+    job.complete(now=then)
+    store.create_job(job)
+    assert store.get_job(job.job_id).status is JobStatus.COMPLETED
+
+
+def test_update_job_writes_and_returns_the_job(store):
+    job = make_job()
+    store.create_job(job)
+    returned = store.update_job(job.job_id, lambda j: j.start(4))
+    assert returned.status is JobStatus.PROCESSING
+    assert store.get_job(job.job_id) == returned
+
+
+def test_update_job_is_atomic_under_concurrency(store):
+    job = make_job()
+    store.create_job(job)
+
+    def bump(j: Job) -> None:
+        j.pages_done += 1
+
+    def worker(_: int) -> None:
+        for _ in range(25):
+            store.update_job(job.job_id, bump)
+
+    run_in_threads(8, worker)
+    assert store.get_job(job.job_id).pages_done == 200
+
+
+def test_exception_inside_mutate_writes_nothing(store):
+    job = make_job()
+    store.create_job(job)
+
+    def bad(j: Job) -> None:
+        j.pages_done = 99
+        j.fail(JobErrorCode.INTERNAL_ERROR, "boom")
+        raise RuntimeError("mutate failed")
+
+    with pytest.raises(RuntimeError, match="mutate failed"):
+        store.update_job(job.job_id, bad)
+    assert store.get_job(job.job_id) == job
+    # an invalid transition inside mutate is an exception too
+    with pytest.raises(InvalidTransition):
+        store.update_job(job.job_id, lambda j: j.complete())
+    assert store.get_job(job.job_id).status is JobStatus.PENDING
+    # and the store is still usable afterwards (no transaction left open)
+    store.update_job(job.job_id, lambda j: setattr(j, "pages_done", 1))
+    assert store.get_job(job.job_id).pages_done == 1
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+def started_job_with_pages(store: SqliteStore, count: int) -> Job:
+    job = make_job()
+    job.start(count)
+    store.create_job(job)
+    store.put_pages([Page(job_id=job.job_id, page_no=n, size_hint=n * 1000) for n in range(1, count + 1)])
+    return job
+
+
+def test_put_get_list_pages(store):
+    job = started_job_with_pages(store, 3)
+    pages = store.list_pages(job.job_id)
+    assert [p.page_no for p in pages] == [1, 2, 3]
+    assert store.get_page(job.job_id, 2).size_hint == 2000
+    with pytest.raises(NotFound):
+        store.get_page(job.job_id, 4)
+
+
+def test_finish_page_counts_once(store):
+    job = started_job_with_pages(store, 3)
+    done = Page(job_id=job.job_id, page_no=1, status=PageStatus.DONE, width=10, height=20, dpi=300)
+    after, changed = store.finish_page(done)
+    assert changed is True
+    assert (after.pages_done, after.pages_failed) == (1, 0)
+
+    again, changed = store.finish_page(done.model_copy(update={"width": 999}))
+    assert changed is False
+    assert (again.pages_done, again.pages_failed) == (1, 0)
+    stored = store.get_job(job.job_id)
+    assert (stored.pages_done, stored.pages_failed) == (1, 0)
+    assert store.get_page(job.job_id, 1).width == 10
+
+    # a redelivery reporting failure for an already-done page changes nothing either
+    _, changed = store.finish_page(done.model_copy(update={"status": PageStatus.FAILED}))
+    assert changed is False
+    assert store.get_page(job.job_id, 1).status is PageStatus.DONE
+    assert store.get_job(job.job_id).pages_failed == 0
+
+
+def test_finish_page_counts_failures(store):
+    job = started_job_with_pages(store, 2)
+    failed = Page(job_id=job.job_id, page_no=2, status=PageStatus.FAILED, error_code="ocr_engine_error")
+    after, changed = store.finish_page(failed)
+    assert changed
+    assert (after.pages_done, after.pages_failed) == (0, 1)
+    assert store.get_page(job.job_id, 2).error_code == "ocr_engine_error"
+
+
+def test_finish_page_refuses_pending_and_unknown_pages(store):
+    job = started_job_with_pages(store, 1)
+    with pytest.raises(InvalidTransition):
+        store.finish_page(Page(job_id=job.job_id, page_no=1))
+    with pytest.raises(NotFound):
+        store.finish_page(Page(job_id=job.job_id, page_no=2, status=PageStatus.DONE))
+
+
+def test_concurrent_finish_page_of_different_pages(store):
+    job = started_job_with_pages(store, 20)
+    results: list[bool] = []
+
+    def finish(i: int) -> None:
+        _, changed = store.finish_page(Page(job_id=job.job_id, page_no=i + 1, status=PageStatus.DONE))
+        results.append(changed)
+
+    run_in_threads(20, finish)
+    assert results == [True] * 20
+    stored = store.get_job(job.job_id)
+    assert (stored.pages_done, stored.pages_failed) == (20, 0)
+    assert all(p.status is PageStatus.DONE for p in store.list_pages(job.job_id))
+
+
+def test_concurrent_finish_of_the_same_page_counts_once(store):
+    job = started_job_with_pages(store, 1)
+    results: list[bool] = []
+
+    def finish(_: int) -> None:
+        results.append(store.finish_page(Page(job_id=job.job_id, page_no=1, status=PageStatus.DONE))[1])
+
+    run_in_threads(10, finish)
+    assert sorted(results) == [False] * 9 + [True]
+    assert store.get_job(job.job_id).pages_done == 1
+
+
+# -- runs, page results and tokens -------------------------------------------------------
+
+CONFIG = EngineConfig(languages="Devanagari", psm=3, oem=1, dpi=300)
+
+
+def token(no: int, text: str, lang: str | None = None, conf: float = 91.5) -> Token:
+    return Token(
+        token_no=no, text=text, text_norm=normalize_for_search(text),
+        bbox=BBox(x=10 * no, y=5, w=40, h=18), confidence=conf,
+        block=0, par=no // 3, line=no // 2, lang=lang,
+    )
+
+
+def test_runs_round_trip_oldest_first(store):
+    job = make_job()
+    store.create_job(job)
+    older = Run(job_id=job.job_id, engine="tesseract", engine_version="5.3.0", config=CONFIG,
+                started_at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    newer = Run(job_id=job.job_id, engine="tesseract", engine_version="5.3.0", config=CONFIG,
+                started_at=datetime(2025, 1, 2, tzinfo=timezone.utc), log=["ok"])
+    store.put_run(newer)
+    store.put_run(older)
+    assert store.get_run(newer.run_id) == newer
+    assert [r.run_id for r in store.list_runs(job.job_id)] == [older.run_id, newer.run_id]
+    with pytest.raises(NotFound):
+        store.get_run("nope")
+
+
+def test_put_page_result_replaces_earlier_result_and_tokens(store):
+    job = make_job()
+    store.create_job(job)
+    run = Run(job_id=job.job_id, engine="tesseract", engine_version="5.3.0", config=CONFIG)
+    store.put_run(run)
+
+    first = PageResult(run_id=run.run_id, job_id=job.job_id, page_no=1, config=CONFIG, lang_tag="und-Deva", word_count=3)
+    store.put_page_result(first, [token(0, "old"), token(1, "words"), token(2, "here")])
+    assert len(store.get_tokens(first.page_result_id)) == 3
+
+    texts = ["श्रीः", "तुलसी", "विवाह", "विधिः", "Tulasi", "१२", "सम्", "vidhi"]
+    tokens = [token(i, t, lang="en" if t.isascii() else None, conf=float(50 + i)) for i, t in enumerate(texts)]
+    second = PageResult(run_id=run.run_id, job_id=job.job_id, page_no=1, config=CONFIG, lang_tag="und-Deva",
+                        word_count=len(tokens), mean_confidence=53.5, warnings=["assumed 300 dpi"])
+    shuffled = tokens[:]
+    random.Random(7).shuffle(shuffled)
+    store.put_page_result(second, shuffled)
+
+    assert store.get_tokens(first.page_result_id) == []
+    results = store.list_page_results(job.job_id)
+    assert results == [second]
+    got = store.get_tokens(second.page_result_id)
+    assert [t.token_no for t in got] == list(range(len(texts)))
+    assert got == tokens
+    for mine, theirs in zip(got, tokens):
+        assert mine.model_dump() == theirs.model_dump()
+    assert got[0].text == "श्रीः" and got[4].lang == "en" and got[0].lang is None
+
+
+def test_page_results_of_other_runs_and_pages_are_kept(store):
+    job = make_job()
+    store.create_job(job)
+    r1 = PageResult(run_id="run-a", job_id=job.job_id, page_no=2, config=CONFIG, lang_tag="en")
+    r2 = PageResult(run_id="run-a", job_id=job.job_id, page_no=1, config=CONFIG, lang_tag="en")
+    r3 = PageResult(run_id="run-b", job_id=job.job_id, page_no=1, config=CONFIG, lang_tag="en")
+    for r in (r1, r2, r3):
+        store.put_page_result(r, [token(0, "w")])
+    results = store.list_page_results(job.job_id)
+    assert sorted(r.page_result_id for r in results) == sorted([r1.page_result_id, r2.page_result_id, r3.page_result_id])
+    assert [r.page_no for r in results] == [1, 1, 2]
+    assert all(len(store.get_tokens(r.page_result_id)) == 1 for r in (r1, r2, r3))
+
+
+# -- costs -----------------------------------------------------------------------------------
+
+def cost(cost_id: str, job_id: str, units: float = 2.5, unit_cost: float = 0.00001) -> CostEntry:
+    return CostEntry(cost_id=cost_id, job_id=job_id, page_no=1, engine="tesseract", operation="recognize",
+                     units=units, unit="vcpu-second", unit_cost_usd=unit_cost,
+                     total_usd=round(units * unit_cost, 9), duration_ms=int(units * 1000))
+
+
+def test_add_cost_is_idempotent_on_cost_id(store):
+    first = cost("job1-p1-recognize", "job1")
+    assert store.add_cost(first) is True
+    assert store.add_cost(cost("job1-p1-recognize", "job1", units=9.0)) is False
+    assert store.list_costs("job1") == [first]
+
+
+def test_list_costs_keeps_insertion_order_per_job(store):
+    ids = ["c3", "c1", "c2"]
+    for cid in ids:
+        assert store.add_cost(cost(cid, "jobA"))
+    assert store.add_cost(cost("other", "jobB"))
+    assert [c.cost_id for c in store.list_costs("jobA")] == ids
+    assert [c.cost_id for c in store.list_costs("jobB")] == ["other"]
+    assert store.list_costs("jobC") == []
+
+
+def test_cost_entry_rejects_a_wrong_total():
+    with pytest.raises(ValidationError, match="total_usd"):
+        CostEntry(cost_id="c", job_id="j", engine="tesseract", operation="recognize", units=2.0,
+                  unit="vcpu-second", unit_cost_usd=0.5, total_usd=1.5, duration_ms=2000)
+    ok = CostEntry(cost_id="c", job_id="j", engine="tesseract", operation="recognize", units=2.0,
+                   unit="vcpu-second", unit_cost_usd=0.5, total_usd=1.0, duration_ms=2000)
+    assert ok.total_usd == 1.0
+
+
+# -- counters --------------------------------------------------------------------------------
+
+def test_increment_counter_counts_per_key(store):
+    later = utcnow() + timedelta(minutes=5)
+    assert [store.increment_counter("k", later) for _ in range(3)] == [1, 2, 3]
+    assert store.increment_counter("other", later) == 1
+    assert store.increment_counter("k", later) == 4
+
+
+def test_increment_counter_restarts_after_expiry(store, monkeypatch):
+    clock = [utcnow()]
+    monkeypatch.setattr(sqlite_store, "utcnow", lambda: clock[0])
+    expire_at = clock[0] + timedelta(seconds=60)
+    assert [store.increment_counter("k", expire_at) for _ in range(3)] == [1, 2, 3]
+    clock[0] = expire_at - timedelta(seconds=1)
+    assert store.increment_counter("k", expire_at) == 4
+    clock[0] = expire_at  # expiry is `expire_at <= now`
+    new_expiry = expire_at + timedelta(seconds=60)
+    assert store.increment_counter("k", new_expiry) == 1
+    assert store.increment_counter("k", new_expiry) == 2
+
+
+def test_counter_with_expiry_already_past_restarts_every_time(store):
+    past = utcnow() - timedelta(seconds=1)
+    assert store.increment_counter("stale", past) == 1
+    assert store.increment_counter("stale", past) == 1
+
+
+def test_concurrent_increments_are_atomic(store):
+    later = utcnow() + timedelta(minutes=5)
+    seen: list[int] = []
+
+    def bump(_: int) -> None:
+        for _ in range(10):
+            seen.append(store.increment_counter("hot", later))
+
+    run_in_threads(6, bump)
+    assert sorted(seen) == list(range(1, 61))
