@@ -137,9 +137,20 @@ def _decode_frame(path: Path, page_no: int, dpi: int) -> PageImage:
         if frame_dpi is None:
             frame_dpi = dpi
             notes.append(f"image has no valid DPI tag; assumed {dpi} dpi")
-        image = im if im.mode in ("1", "L", "RGB") else im.convert("L" if im.mode in ("I;16", "I", "F", "LA") else "RGB")
-        image = image.copy()
+        image = _to_engine_mode(im).copy()
     return PageImage(image=image, dpi=frame_dpi, warnings=tuple(notes))
+
+
+def _to_engine_mode(im: Image.Image) -> Image.Image:
+    """1-bit, 8-bit grey and RGB pass; 16-bit grey is scaled to 8 bits (not clipped); other
+    modes (palette, alpha, CMYK) become RGB, or grey when they have no colour."""
+    if im.mode in ("1", "L", "RGB"):
+        return im
+    if im.mode.startswith("I"):
+        return im.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    if im.mode in ("LA", "F"):
+        return im.convert("L")
+    return im.convert("RGB")
 
 
 def _image_dpi(im: Image.Image) -> int | None:

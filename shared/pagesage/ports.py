@@ -78,9 +78,9 @@ class Store(Protocol):
     def list_costs(self, job_id: str) -> list[CostEntry]:
         """A job's cost entries, oldest first."""
 
-    def increment_counter(self, key: str, expire_at: datetime) -> int:
+    def increment_counter(self, key: str, expire_at: datetime, now: datetime) -> int:
         """Add one to a counter that lives until `expire_at` and return its new value, atomically.
-        An expired counter restarts at 1."""
+        A counter whose `expire_at` is at or before `now` is gone: it restarts at 1."""
 
 
 class BlobStore(Protocol):

@@ -119,6 +119,11 @@ def path_id(request: flask.Request) -> str:
 
 def _from_error(exc: PageSageError) -> flask.Response:
     response = error_response(exc.detail, exc.error_code, exc.http_status, job_status=getattr(exc, "status", None))
+    if isinstance(exc, FileTooLarge):
+        # functions-framework reads the whole request body after a non-streamed response; a
+        # streamed one skips that, so an oversize body is never read, and the connection closes.
+        response.response = iter([response.get_data()])
+        response.headers["Connection"] = "close"
     if retry_after := getattr(exc, "retry_after", None):
         response.headers["Retry-After"] = str(retry_after)
     return response

@@ -275,11 +275,6 @@ def test_is_job_id_rejects_malformed_values(value):
     assert not is_job_id(value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain/jobs.py JOB_ID_PATTERN '^...{43}$' used with .match(): '$' also matches before a "
-    "trailing newline, so is_job_id accepts a 44-character id ending in '\\n' (use fullmatch or \\Z)",
-)
 def test_is_job_id_rejects_trailing_newline():
     value = new_job_id() + "\n"
     assert len(value) == 44

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pagesage.adapters import sqlite_store
 from pagesage.adapters.sqlite_store import SqliteStore
 from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, JobErrorCode, JobStatus, utcnow
 from pagesage.domain.pages import BBox, CostEntry, EngineConfig, Page, PageResult, PageStatus, Run, Token
@@ -351,38 +350,38 @@ def test_cost_entry_rejects_a_wrong_total():
 # -- counters --------------------------------------------------------------------------------
 
 def test_increment_counter_counts_per_key(store):
-    later = utcnow() + timedelta(minutes=5)
-    assert [store.increment_counter("k", later) for _ in range(3)] == [1, 2, 3]
-    assert store.increment_counter("other", later) == 1
-    assert store.increment_counter("k", later) == 4
+    now = utcnow()
+    later = now + timedelta(minutes=5)
+    assert [store.increment_counter("k", later, now) for _ in range(3)] == [1, 2, 3]
+    assert store.increment_counter("other", later, now) == 1
+    assert store.increment_counter("k", later, now) == 4
 
 
-def test_increment_counter_restarts_after_expiry(store, monkeypatch):
-    clock = [utcnow()]
-    monkeypatch.setattr(sqlite_store, "utcnow", lambda: clock[0])
-    expire_at = clock[0] + timedelta(seconds=60)
-    assert [store.increment_counter("k", expire_at) for _ in range(3)] == [1, 2, 3]
-    clock[0] = expire_at - timedelta(seconds=1)
-    assert store.increment_counter("k", expire_at) == 4
-    clock[0] = expire_at  # expiry is `expire_at <= now`
+def test_increment_counter_restarts_after_expiry(store):
+    now = utcnow()
+    expire_at = now + timedelta(seconds=60)
+    assert [store.increment_counter("k", expire_at, now) for _ in range(3)] == [1, 2, 3]
+    assert store.increment_counter("k", expire_at, expire_at - timedelta(seconds=1)) == 4
     new_expiry = expire_at + timedelta(seconds=60)
-    assert store.increment_counter("k", new_expiry) == 1
-    assert store.increment_counter("k", new_expiry) == 2
+    assert store.increment_counter("k", new_expiry, expire_at) == 1  # expiry is `expire_at <= now`
+    assert store.increment_counter("k", new_expiry, expire_at) == 2
 
 
 def test_counter_with_expiry_already_past_restarts_every_time(store):
-    past = utcnow() - timedelta(seconds=1)
-    assert store.increment_counter("stale", past) == 1
-    assert store.increment_counter("stale", past) == 1
+    now = utcnow()
+    past = now - timedelta(seconds=1)
+    assert store.increment_counter("stale", past, now) == 1
+    assert store.increment_counter("stale", past, now) == 1
 
 
 def test_concurrent_increments_are_atomic(store):
-    later = utcnow() + timedelta(minutes=5)
+    now = utcnow()
+    later = now + timedelta(minutes=5)
     seen: list[int] = []
 
     def bump(_: int) -> None:
         for _ in range(10):
-            seen.append(store.increment_counter("hot", later))
+            seen.append(store.increment_counter("hot", later, now))
 
     run_in_threads(6, bump)
     assert sorted(seen) == list(range(1, 61))

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pagesage.domain.jobs import Job, utcnow
+from pagesage.domain.jobs import Job
 from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token
 from pagesage.errors import InvalidTransition, NotFound
 
@@ -197,10 +197,9 @@ class SqliteStore:
         rows = self._connection().execute("SELECT doc FROM costs WHERE job_id = ? ORDER BY seq", (job_id,))
         return [CostEntry.model_validate_json(r[0]) for r in rows]
 
-    def increment_counter(self, key: str, expire_at: datetime) -> int:
-        now = utcnow().timestamp()
+    def increment_counter(self, key: str, expire_at: datetime, now: datetime) -> int:
         with self._transaction() as db:
-            db.execute("DELETE FROM counters WHERE expire_at <= ?", (now,))
+            db.execute("DELETE FROM counters WHERE expire_at <= ?", (now.timestamp(),))
             db.execute(
                 "INSERT INTO counters (key, value, expire_at) VALUES (?, 1, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = value + 1",

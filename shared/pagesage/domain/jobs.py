@@ -21,7 +21,7 @@ from pagesage.errors import InvalidTransition
 RESULT_TTL = timedelta(hours=48)
 """How long a finished job and its results are kept (seed FR-012)."""
 
-JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 """`secrets.token_urlsafe(32)` yields 43 URL-safe base64 characters (seed FR-016)."""
 
 
@@ -37,7 +37,7 @@ def new_job_id() -> str:
 
 def is_job_id(value: str) -> bool:
     """True when `value` has the shape of a job id (43 URL-safe base64 characters)."""
-    return bool(JOB_ID_PATTERN.match(value))
+    return bool(JOB_ID_PATTERN.fullmatch(value))
 
 
 class JobStatus(str, Enum):

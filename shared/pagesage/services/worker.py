@@ -109,17 +109,14 @@ def _attempt_page(job: Job, page: Page, ports: WorkerPorts) -> Page:
     run = ports.store.list_runs(job.job_id)[0]
     try:
         return ocr_page(job, page, run, store=ports.store, blobs=ports.blobs, engine=ports.engine, settings=ports.settings)
-    except DocumentError as exc:
-        code = exc.error_code
     except PageSageError as exc:
         if exc.retryable:
             raise
-        code = JobErrorCode.INTERNAL_ERROR.value
+        failure = exc if isinstance(exc, DocumentError) else PageSageError(exc.detail)
     except Exception as exc:  # noqa: BLE001 - one bad page must not hang its job
         log.exception("page %d of job %s failed", page.page_no, job.job_id)
-        exc = PageSageError(f"internal error: {type(exc).__name__}")
-        code = JobErrorCode.INTERNAL_ERROR.value
-    return page.model_copy(update={"status": PageStatus.FAILED, "error_code": code, "error_message": exc.detail[:500]})
+        failure = PageSageError(f"internal error: {type(exc).__name__}")
+    return page.model_copy(update={"status": PageStatus.FAILED, "error_code": failure.error_code, "error_message": failure.detail[:500]})
 
 
 def _all_pages_counted(job: Job) -> bool:
