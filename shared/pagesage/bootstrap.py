@@ -38,17 +38,20 @@ class Services:
         return WorkerPorts(store=self.store, blobs=self.blobs, queue=self.queue, engine=self.engine, settings=self.settings)
 
 
-def build(settings: Settings) -> Services:
+def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | None = None,
+          engine: OcrEngine | None = None, clock: Callable[[], datetime] = utcnow) -> Services:
     """Wire the adapters `settings.backend` selects (`local`: SQLite, folder, in-process queue).
 
-    `clock` (aware UTC now) is what rate-limit windows are counted on; tests pass their own.
+    Keyword arguments replace one adapter (tests pass failing engines or stores); the queue's
+    workers run tasks against the services built here. `clock` (aware UTC now) is what
+    rate-limit windows are counted on.
     """
-    engine = TesseractEngine(timeout=settings.tesseract_timeout, oem=settings.oem)
-    store = SqliteStore(settings.data_dir / "pagesage.db")
-    blobs = LocalBlobStore(settings.data_dir / "blobs")
+    engine = engine or TesseractEngine(timeout=settings.tesseract_timeout, oem=settings.oem)
+    store = store or SqliteStore(settings.data_dir / "pagesage.db")
+    blobs = blobs or LocalBlobStore(settings.data_dir / "blobs")
     holder: list[Services] = []
     queue = InProcessQueue(lambda task: handle_task(task, holder[0].worker), workers=settings.workers)
-    services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine)
+    services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine, clock=clock)
     holder.append(services)
     return services
 

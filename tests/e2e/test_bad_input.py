@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 
 import pytest
-from conftest import SAMPLES, upload, wait_finished
+from conftest import SAMPLES, wait_finished
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pagesage.adapters.sqlite_store import SqliteStore
-from pagesage.domain.jobs import FileFormat, utcnow
+from pagesage.domain.jobs import FileFormat
 from pagesage.errors import ContentTypeMismatch, RateLimited
 from pagesage.services.ratelimit import check_rate_limit
 from pagesage.services.submit import check_declared_type, sanitize_filename

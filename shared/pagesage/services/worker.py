@@ -68,7 +68,8 @@ def prepare_job(job_id: str, ports: WorkerPorts) -> None:
         with ports.blobs.local_path(job.upload.original_key) as path:
             sizes = page_sizes(path, job.upload.file_format, dpi=settings.dpi)
     except CorruptedFile as exc:
-        store.update_job(job_id, lambda j: j.fail(JobErrorCode.CORRUPTED_FILE, exc.detail))
+        reason = exc.detail
+        store.update_job(job_id, lambda j: j.fail(JobErrorCode.CORRUPTED_FILE, reason))
         return
     if len(sizes) > settings.max_pages:
         message = f"document has {len(sizes)} pages; the limit is {settings.max_pages}"

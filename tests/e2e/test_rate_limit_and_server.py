@@ -1,0 +1,126 @@
+"""Rate limiting across the functions, and the real loopback server with the CLI's client."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES
+
+from pagesage import bootstrap
+from pagesage.cli import main
+from pagesage.client import ApiError, PageSageClient
+from pagesage.server import create_server
+
+UNKNOWN = "A" * 43
+
+
+class Clock:
+    """A settable clock for rate-limit windows."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def limited(services, limit: int, clock, trust: bool = False):
+    settings = services.settings.model_copy(update={"rate_limit": limit, "trust_x_forwarded_for": trust})
+    bootstrap.use(dataclasses.replace(services, settings=settings, clock=clock))
+
+
+def test_the_101st_request_in_a_minute_is_refused_and_the_next_minute_admits(http, services):
+    clock = Clock(datetime(2026, 3, 1, 10, 0, 15, tzinfo=timezone.utc))
+    limited(services, 100, clock)
+    paths = [f"/status/{UNKNOWN}", f"/result/{UNKNOWN}"]
+    for i in range(100):  # counted across functions: status and result share one budget
+        assert http.get(paths[i % 2]).status_code == 404
+    refused = http.get(f"/status/{UNKNOWN}")
+    assert refused.status_code == 429
+    assert refused.get_json()["error_code"] == "rate_limited"
+    assert refused.headers["Retry-After"] == "45"
+    assert http.post("/upload", data={}).status_code == 429
+    clock.now += timedelta(seconds=45)
+    assert http.get(f"/status/{UNKNOWN}").status_code == 404
+
+
+def test_forwarded_for_counts_only_when_trusted(http, services):
+    clock = Clock(datetime(2026, 3, 1, 10, 0, 0, tzinfo=timezone.utc))
+    limited(services, 2, clock)
+    hops = [{"X-Forwarded-For": f"198.51.100.{i}, 10.0.0.1"} for i in range(3)]
+    assert [http.get(f"/status/{UNKNOWN}", headers=h).status_code for h in hops] == [404, 404, 429]
+
+    limited(services, 2, Clock(clock.now + timedelta(minutes=1)), trust=True)
+    assert [http.get(f"/status/{UNKNOWN}", headers=h).status_code for h in hops] == [404, 404, 404]
+    assert [http.get(f"/status/{UNKNOWN}", headers=hops[0]).status_code for _ in range(2)] == [404, 429]
+
+
+def test_the_worker_is_not_rate_limited(http, services):
+    limited(services, 1, Clock(datetime(2026, 3, 1, 10, 0, 0, tzinfo=timezone.utc)))
+    body = f'{{"kind": "ocr_page", "job_id": "{UNKNOWN}", "page_no": 1}}'
+    assert [http.post("/ocr", data=body, content_type="application/json").status_code for _ in range(3)] == [204] * 3
+
+
+@pytest.fixture
+def live(services):
+    """The real waitress server on a free loopback port."""
+    server = create_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+def test_client_over_real_http_submits_waits_and_reads_results(live, services, tmp_path):
+    client = PageSageClient(live, min_interval=0.05)
+    try:
+        job_id = client.submit(SAMPLES / "tesseract-testing-2pages.pdf", lang="eng")
+        statuses = client.wait([job_id], timeout=300)
+        assert statuses[job_id]["status"] == "completed"
+        assert client.result(job_id, "text").count(b"\f") == 1
+        with pytest.raises(ApiError) as error:
+            client.result(UNKNOWN)
+        assert error.value.status == 404 and error.value.error_code == "not_found"
+        empty = tmp_path / "empty.png"
+        empty.touch()
+        with pytest.raises(ApiError) as error:
+            client.submit(empty)
+        assert error.value.status == 400 and error.value.error_code == "empty_file"
+    finally:
+        client.close()
+
+
+def test_client_waits_out_a_429_using_retry_after(live, services):
+    start = time.time()
+    # a real clock, shifted so the current window ends within about a second
+    shift = timedelta(seconds=59 - (start % 60))
+    limited(services, 1, lambda: datetime.now(timezone.utc) + shift)
+    client = PageSageClient(live, min_interval=0, max_retries=3)
+    try:
+        with pytest.raises(ApiError):
+            client.status(UNKNOWN)  # first request admitted: 404
+        began = time.monotonic()
+        with pytest.raises(ApiError) as error:
+            client.status(UNKNOWN)  # 429, Retry-After 1 -> waits, next window admits -> 404
+        assert error.value.status == 404
+        assert time.monotonic() - began >= 0.9
+    finally:
+        client.close()
+
+
+def test_cli_submit_wait_and_out(live, services, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["submit", str(SAMPLES / "tesseract-testing-2pages.pdf"), "--lang", "eng", "--url", live, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["tesseract-testing-2pages.hocr", "tesseract-testing-2pages.json", "tesseract-testing-2pages.txt"]
+    assert "tesseract-testing-2pages.pdf  2" in result.output
+    job_id = result.output.split()[0]
+    status = CliRunner().invoke(main, ["status", job_id, "--url", live])
+    assert status.exit_code == 0 and '"status": "completed"' in status.output
+    missing = CliRunner().invoke(main, ["status", UNKNOWN, "--url", live])
+    assert missing.exit_code == 1 and "404 not_found" in missing.output
