@@ -115,7 +115,8 @@ class OsdResult(BaseModel):
     """Tesseract orientation and script detection (OSD, `--psm 0`) for one page.
 
     Attributes:
-        rotate: degrees (0, 90, 180, 270) the page was turned clockwise to make it upright.
+        rotate: degrees (0, 90, 180, 270) OSD says to turn the page clockwise to make it upright;
+            applied only at orientation_confidence >= 14 (the page result warns otherwise).
         orientation_confidence, script_confidence: Tesseract's own scores (unbounded, >= 0).
     """
 

@@ -60,20 +60,28 @@ class TesseractEngine:
         return frozenset(line.strip() for line in listing.stdout.splitlines()[1:] if line.strip())
 
     def detect(self, image: Path, *, dpi: int) -> tuple[OsdResult | None, float]:
-        """OSD of the page: rotation to upright and script. None when the page has too little
-        text to decide (Tesseract's "Too few characters"). Returns (result, wall seconds).
+        """OSD of the page: rotation to upright and script; returns (result, wall seconds).
+
+        Tesseract gives up on pages with fewer than 50 usable characters ("Too few characters");
+        such pages (short verses, title pages) are tried once more with `min_characters_to_try`
+        at 10, and None is returned only when that fails too. Callers should weigh
+        `orientation_confidence` before turning a page.
 
         Raises:
             EngineError: Tesseract crashed or timed out.
         """
         started = time.perf_counter()
-        try:
-            raw = self._call(pytesseract.image_to_osd, image, config=f"--dpi {dpi}", output_type=pytesseract.Output.DICT)
-        except EngineError as exc:
-            if "too few characters" in exc.detail.lower() or "unable to" in exc.detail.lower():
-                return None, time.perf_counter() - started
-            raise
+        raw = None
+        for extra in ("", " -c min_characters_to_try=10"):
+            try:
+                raw = self._call(pytesseract.image_to_osd, image, config=f"--dpi {dpi}{extra}", output_type=pytesseract.Output.DICT)
+                break
+            except EngineError as exc:
+                if "too few characters" not in exc.detail.lower():
+                    raise
         seconds = time.perf_counter() - started
+        if raw is None:
+            return None, seconds
         return OsdResult(
             rotate=int(raw["rotate"]) % 360,
             orientation_confidence=float(raw["orientation_conf"]),
@@ -99,10 +107,10 @@ class TesseractEngine:
     def _call(self, fn, image: Path, **kwargs):
         try:
             return fn(str(image), timeout=self.timeout, **kwargs)
-        except RuntimeError as exc:  # pytesseract signals a timeout this way
-            raise EngineError(f"tesseract timed out after {self.timeout:g} s", error_code="timeout") from exc
         except (pytesseract.TesseractError, KeyError, ValueError) as exc:
             raise EngineError(f"tesseract failed: {exc}") from exc
+        except RuntimeError as exc:  # pytesseract signals a timeout so (TesseractError is one too)
+            raise EngineError(f"tesseract timed out after {self.timeout:g} s", error_code="timeout") from exc
 
 
 def parse_tsv(tsv: str) -> list[EngineWord]:

@@ -21,6 +21,10 @@ from pagesage.text.normalize import clean_word, normalize_for_search, script_of
 
 _DIRECT_FORMATS = (FileFormat.PNG, FileFormat.JPEG, FileFormat.TIFF)
 
+ROTATE_THRESHOLD = 14.0
+"""Least OSD orientation confidence for which a page is turned: OCRmyPDF's default
+`--rotate-pages-threshold`. Below it a wrong turn costs more than leaving the page as scanned."""
+
 
 def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, engine: OcrEngine, settings: Settings) -> Page:
     """OCR page `page.page_no` of `job` under `run`; store its image, result, tokens and costs.
@@ -47,7 +51,10 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
             model, note = _choose_model(detection, engine)
             if note:
                 warnings.append(note)
-            if detection and detection.rotate:
+            if detection and detection.rotate and detection.orientation_confidence < ROTATE_THRESHOLD:
+                warnings.append(f"OSD suggests turning the page {detection.rotate} degrees, with confidence "
+                                f"{detection.orientation_confidence:.1f} < {ROTATE_THRESHOLD}; left as scanned")
+            if detection and detection.rotate and detection.orientation_confidence >= ROTATE_THRESHOLD:
                 image = image.rotate(-detection.rotate, expand=True)
                 engine_input = _save_png(image, Path(tmp) / "upright.png", rendered.dpi)
                 image_key = f"pages/{job.job_id}/{page.page_no:05d}.png"

@@ -5,7 +5,9 @@ Two functions, two purposes:
       reader sees: NFC, and no ZERO WIDTH (NON-)JOINER at the end of a word. Tesseract's
       Devanagari models emit U+200C after a word-final virama; with nothing after it to join or
       not join, the joiner has no effect on rendering (Unicode 15 §12.2, "Rendering of
-      Devanagari"), so dropping it is lossless.
+      Devanagari"), so dropping it is lossless. Two DANDAs in a row (U+0964 U+0964) become the
+      DOUBLE DANDA (U+0965) that the Unicode Standard encodes for that mark (§12.1, "Devanagari:
+      Punctuation"); the Devanagari models read ॥ as ।। (../shared/notes/toolchain.md).
     * `normalize_for_search` gives `text_norm`: NFC + casefold with every ZWJ/ZWNJ removed, so
       a search for a word matches however the joiners were typed.
 """
@@ -18,8 +20,8 @@ JOINERS = "\u200c\u200d"  # ZERO WIDTH NON-JOINER, ZERO WIDTH JOINER
 
 
 def clean_word(text: str) -> str:
-    """A token's display text: NFC, surrounding whitespace and trailing joiners removed."""
-    return unicodedata.normalize("NFC", text).strip().rstrip(JOINERS)
+    """A token's display text: NFC, surrounding whitespace and trailing joiners removed, ।। as ॥."""
+    return unicodedata.normalize("NFC", text).strip().rstrip(JOINERS).replace("\u0964\u0964", "\u0965")
 
 
 def normalize_for_search(text: str) -> str:
