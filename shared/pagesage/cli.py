@@ -5,6 +5,7 @@
     pagesage status JOB_ID              a job's status as JSON
     pagesage result JOB_ID --format F   a finished job's hOCR, JSON or text
     pagesage run FILE... --out DIR      start the stack, OCR the files, save results, stop
+    pagesage schemas --out schemas      write the JSON Schemas of the API's bodies
 """
 
 from __future__ import annotations
@@ -95,6 +96,16 @@ def result(job_id: str, fmt: str, output: Path | None, url: str) -> None:
         output.write_bytes(body)
     else:
         sys.stdout.buffer.write(body)
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("schemas"), show_default=True)
+def schemas(out: Path) -> None:
+    """Write the JSON Schemas of the API's bodies into OUT."""
+    from pagesage.jsonschemas import write_schemas
+
+    for path in write_schemas(out):
+        click.echo(path)
 
 
 @main.command()

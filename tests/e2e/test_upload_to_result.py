@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
-from conftest import SAMPLES, hocr_spec_errors, upload, wait_finished
+from conftest import REPO, SAMPLES, hocr_spec_errors, upload, wait_finished
 from lxml import etree
 
 from pagesage.domain.jobs import is_job_id
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def _schema(name: str) -> dict:
+    return json.loads((REPO / "schemas" / f"{name}.schema.json").read_text())
 
 
 def _classes(root, name):
@@ -22,11 +27,13 @@ def test_png_page_goes_through_to_valid_hocr(http, tmp_path):
     assert response.status_code == 202
     body = response.get_json()
     assert body["status"] == "pending" and is_job_id(body["job_id"]) and len(body["job_id"]) == 43
+    jsonschema.validate(body, _schema("upload-response"))
 
     status = wait_finished(http, body["job_id"])
     assert status["status"] == "completed", status
     assert status["progress"] == {"pages_total": 1, "pages_done": 1, "pages_failed": 0}
     assert status["expiration_time"] and status["error_code"] is None
+    jsonschema.validate(status, _schema("status-response"))
 
     hocr = http.get(f"/result/{body['job_id']}")
     assert hocr.status_code == 200
@@ -37,6 +44,7 @@ def test_png_page_goes_through_to_valid_hocr(http, tmp_path):
 
     root = etree.fromstring(hocr.data)
     doc = json.loads(http.get(f"/result/{body['job_id']}?format=json").data)
+    jsonschema.validate(doc, _schema("result-document"))
     tokens = doc["pages"][0]["tokens"]
     assert len(_classes(root, "ocr_page")) == doc["page_count"] == 1
     words = _classes(root, "ocrx_word")

@@ -93,7 +93,7 @@ class Page(BaseModel):
         width, height: pixels of the stored page image, which is upright (any OSD rotation
             applied), so token boxes are in its coordinates.
         dpi: resolution the page was rendered or scanned at (dots per inch).
-        sha256: hex digest of the page image's pixels as PNG-encoded by PageSage.
+        sha256: hex digest of the page image's mode, size and raw pixels (imaging.pixel_sha256).
         image_key: blob-store key of the page image (PNG).
         size_hint: pixel area estimated before rendering, used to schedule big pages first.
     """
