@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
+from factories import make_job
 from pagesage.domain.jobs import (
     RESULT_TTL,
-    DocumentUpload,
-    FileFormat,
     Job,
     JobErrorCode,
     JobStatus,
@@ -19,18 +17,6 @@ from pagesage.domain.jobs import (
 from pagesage.errors import InvalidTransition
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
-
-
-def make_job() -> Job:
-    upload = DocumentUpload(
-        file_name="scan.pdf",
-        file_format=FileFormat.PDF,
-        file_size=1234,
-        content_type="application/pdf",
-        sha256="0" * 64,
-        original_key="originals/x/scan.pdf",
-    )
-    return Job(upload=upload, languages="eng")
 
 
 def processing_job() -> Job:

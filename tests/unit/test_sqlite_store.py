@@ -8,30 +8,33 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
-
+from factories import make_job
 from pagesage.adapters.sqlite_store import SqliteStore
-from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, JobErrorCode, JobStatus, utcnow
-from pagesage.domain.pages import BBox, CostEntry, EngineConfig, Page, PageResult, PageStatus, Run, Token
+from pagesage.domain.jobs import (
+    FileFormat,
+    Job,
+    JobErrorCode,
+    JobStatus,
+    utcnow,
+)
+from pagesage.domain.pages import (
+    BBox,
+    CostEntry,
+    EngineConfig,
+    Page,
+    PageResult,
+    PageStatus,
+    Run,
+    Token,
+)
 from pagesage.errors import InvalidTransition, NotFound
 from pagesage.text.normalize import normalize_for_search
+from pydantic import ValidationError
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> SqliteStore:
     return SqliteStore(tmp_path / "db.sqlite")
-
-
-def make_job(**fields) -> Job:
-    upload = DocumentUpload(
-        file_name="book.tif",
-        file_format=FileFormat.TIFF,
-        file_size=70996,
-        content_type="image/tiff",
-        sha256="ab" * 32,
-        original_key="originals/j/book.tif",
-    )
-    return Job(upload=upload, languages="san+eng", **fields)
 
 
 def run_in_threads(count: int, target) -> None:
@@ -66,7 +69,7 @@ def test_create_get_round_trip(store):
     assert got == job
     assert got is not job
     assert got.status is JobStatus.PROCESSING
-    assert got.upload.file_format is FileFormat.TIFF
+    assert got.upload.file_format is FileFormat.PDF and got.languages == "eng"
 
 
 def test_store_survives_reopen(tmp_path):
