@@ -39,9 +39,10 @@ def main() -> None:
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8080")), help="port (default $PORT or 8080)")
 def serve(host: str, port: int) -> None:
     """Serve upload, status, result and ocr on the embedded backend until interrupted."""
-    from pagesage.server import create_server
+    from pagesage.server import create_server, start_expiry_thread
 
     server = create_server(host, port)
+    start_expiry_thread()
     click.echo(f"PageSage listening on http://{host}:{server.effective_port}", err=True)
     try:
         server.run()

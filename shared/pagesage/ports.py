@@ -37,6 +37,13 @@ class Store(Protocol):
         Concurrent updates of one job are serialized; an exception from `mutate` writes nothing.
         """
 
+    def list_expired_jobs(self, now: datetime, limit: int = 100) -> list[str]:
+        """Ids of jobs whose `expiration_time` is at or before `now`, oldest first, at most `limit`."""
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job with its pages, runs, page results and tokens (costs are kept: they are
+        the accounting log). Deleting a missing job does nothing."""
+
     def put_pages(self, pages: list[Page]) -> None:
         """Insert or replace page records (their job must exist)."""
 

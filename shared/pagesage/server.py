@@ -8,6 +8,8 @@ functions-framework's own `create_app`, exactly as its Cloud Function runtime lo
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 import flask
@@ -15,6 +17,11 @@ import functions_framework
 import waitress
 import waitress.server
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from pagesage import bootstrap
+from pagesage.services.expiry import purge_expired
+
+log = logging.getLogger(__name__)
 
 HTTP_FUNCTIONS = ("upload", "status", "result", "ocr")
 """Function names; each lives in `functions/<name>/main.py` with a target of the same name."""
@@ -49,6 +56,25 @@ def _rooted(app):
         return app(environ, start_response)
 
     return wsgi
+
+
+def start_expiry_thread(interval: float = 3600.0) -> threading.Thread:
+    """Purge expired jobs now and every `interval` seconds, in a daemon thread."""
+
+    def loop() -> None:
+        while True:
+            services = bootstrap.services()
+            try:
+                gone = purge_expired(store=services.store, blobs=services.blobs, now=services.clock())
+                if gone:
+                    log.info("purged %d expired jobs", len(gone))
+            except Exception:  # noqa: BLE001 - the purge retries at the next interval
+                log.exception("purging expired jobs failed")
+            time.sleep(interval)
+
+    thread = threading.Thread(target=loop, name="pagesage-expiry", daemon=True)
+    thread.start()
+    return thread
 
 
 def create_server(host: str, port: int, *, threads: int = 8):

@@ -388,3 +388,35 @@ def test_concurrent_increments_are_atomic(store):
 
     run_in_threads(6, bump)
     assert sorted(seen) == list(range(1, 61))
+
+
+# -- expiry ----------------------------------------------------------------------------------
+
+def test_purge_deletes_expired_jobs_with_their_records_and_blobs(store, tmp_path):
+    from pagesage.adapters.local_blobs import LocalBlobStore
+    from pagesage.services.expiry import purge_expired
+
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    now = utcnow()
+    old, fresh, running = make_job(), make_job(), make_job()
+    for job, finished in ((old, now - timedelta(hours=49)), (fresh, now - timedelta(hours=47))):
+        job.start(1, now=finished)
+        job.complete(now=finished)
+    for job in (old, fresh, running):
+        store.create_job(job)
+        store.put_pages([Page(job_id=job.job_id, page_no=1)])
+        for prefix in ("originals", "pages", "results"):
+            blobs.put_bytes(f"{prefix}/{job.job_id}/x", b"1", "application/octet-stream")
+    run = Run(job_id=old.job_id, engine="tesseract", engine_version="5.3.0", config=CONFIG)
+    store.put_run(run)
+    result = PageResult(run_id=run.run_id, job_id=old.job_id, page_no=1, config=CONFIG, lang_tag="und-Deva")
+    store.put_page_result(result, [token(0, "राम")])
+
+    assert purge_expired(store=store, blobs=blobs, now=now) == [old.job_id]
+    assert store.list_pages(old.job_id) == [] and store.list_runs(old.job_id) == []
+    assert store.list_page_results(old.job_id) == [] and store.get_tokens(result.page_result_id) == []
+    assert not any(blobs.exists(f"{p}/{old.job_id}/x") for p in ("originals", "pages", "results"))
+    for job in (fresh, running):
+        assert store.get_job(job.job_id).job_id == job.job_id
+        assert all(blobs.exists(f"{p}/{job.job_id}/x") for p in ("originals", "pages", "results"))
+    assert purge_expired(store=store, blobs=blobs, now=now) == []

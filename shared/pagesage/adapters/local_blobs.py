@@ -79,12 +79,18 @@ class LocalBlobStore:
         return self._path(key).is_file()
 
     def delete_prefix(self, prefix: str) -> int:
+        folder_key, _, stem = prefix.rpartition("/")
+        folder = self._path(folder_key) if folder_key else self.root
+        if not folder.is_dir():
+            return 0
         count = 0
-        base = self.root
-        for path in sorted(base.rglob("*")):
-            rel = path.relative_to(base).as_posix()
-            if path.is_file() and rel.startswith(prefix):
-                if not rel.endswith(_META_SUFFIX):
-                    count += 1
-                path.unlink()
+        for entry in list(folder.iterdir()):
+            if not entry.name.startswith(stem):
+                continue
+            files = [p for p in entry.rglob("*") if p.is_file()] if entry.is_dir() else [entry]
+            count += sum(1 for p in files if not p.name.endswith(_META_SUFFIX))
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
         return count

@@ -20,7 +20,8 @@ from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus,
 from pagesage.errors import InvalidTransition, NotFound
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, expire_at REAL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs (expire_at) WHERE expire_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS pages (
     job_id TEXT NOT NULL, page_no INTEGER NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (job_id, page_no)) WITHOUT ROWID;
@@ -92,7 +93,7 @@ class SqliteStore:
     def create_job(self, job: Job) -> None:
         with self._transaction() as db:
             try:
-                db.execute("INSERT INTO jobs (job_id, doc) VALUES (?, ?)", (job.job_id, job.model_dump_json()))
+                db.execute("INSERT INTO jobs (job_id, expire_at, doc) VALUES (?, ?, ?)", (job.job_id, _expiry(job), job.model_dump_json()))
             except sqlite3.IntegrityError as exc:
                 raise InvalidTransition(f"job {job.job_id} exists") from exc
 
@@ -106,8 +107,20 @@ class SqliteStore:
                 raise NotFound("no such job")
             job = _live(Job.model_validate_json(row[0]))
             mutate(job)
-            db.execute("UPDATE jobs SET doc = ? WHERE job_id = ?", (job.model_dump_json(), job_id))
+            db.execute("UPDATE jobs SET expire_at = ?, doc = ? WHERE job_id = ?", (_expiry(job), job.model_dump_json(), job_id))
         return job
+
+    def list_expired_jobs(self, now: datetime, limit: int = 100) -> list[str]:
+        rows = self._connection().execute(
+            "SELECT job_id FROM jobs WHERE expire_at <= ? ORDER BY expire_at LIMIT ?", (now.timestamp(), limit))
+        return [r[0] for r in rows]
+
+    def delete_job(self, job_id: str) -> None:
+        with self._transaction() as db:
+            for (result_id,) in db.execute("SELECT page_result_id FROM page_results WHERE job_id = ?", (job_id,)).fetchall():
+                db.execute("DELETE FROM tokens WHERE page_result_id = ?", (result_id,))
+            for table in ("page_results", "runs", "pages", "jobs"):
+                db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
 
     # -- pages ---------------------------------------------------------------------------
     def put_pages(self, pages: list[Page]) -> None:
@@ -206,6 +219,10 @@ class SqliteStore:
                 (key, expire_at.timestamp()),
             )
             return db.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()[0]
+
+
+def _expiry(job: Job) -> float | None:
+    return job.expiration_time.timestamp() if job.expiration_time else None
 
 
 def _live(job: Job) -> Job:
