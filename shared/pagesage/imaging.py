@@ -8,6 +8,7 @@ Pillow; a multi-frame TIFF yields one page per frame.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import warnings
 from dataclasses import dataclass
@@ -22,6 +23,13 @@ from pagesage.errors import CorruptedFile
 Image.MAX_IMAGE_PIXELS = 400_000_000  # ~A0 at 600 dpi; larger is refused as corrupt/hostile
 _PDFIUM_LOCK = threading.Lock()
 _MIN_VALID_DPI = 70  # below this a DPI tag is a placeholder (old-books TIFFs say 1x1)
+
+MAX_RENDER_PIXELS = 150_000_000
+"""Largest PDF page PageSage renders (A0 at 300 dpi is 139 M pixels; a 150 MP greyscale page
+needs 150 MB). Bigger pages are rendered at the highest DPI that fits, with a warning."""
+
+MAX_RENDER_SIDE = 30_000
+"""Longest side rendered, in pixels (Tesseract/Leptonica refuse sides over 32,767)."""
 
 MAGIC_BYTES_NEEDED = 1024
 """How many leading bytes `detect_format` looks at (PDF headers may sit within the first KiB)."""
@@ -111,21 +119,35 @@ def pixel_sha256(image: Image.Image) -> str:
 
 def _pdf_area(pdf: pdfium.PdfDocument, index: int, dpi: int) -> int:
     width_pt, height_pt = pdf[index].get_size()
-    return int(width_pt * dpi / 72) * int(height_pt * dpi / 72)
+    used = render_dpi(width_pt, height_pt, dpi)
+    return int(width_pt * used / 72) * int(height_pt * used / 72)
+
+
+def render_dpi(width_pt: float, height_pt: float, dpi: int) -> int:
+    """The DPI to render a page of that size (PDF points, 1/72 in) at: `dpi`, or less so that
+    the page stays within MAX_RENDER_PIXELS and MAX_RENDER_SIDE."""
+    fit_area = math.sqrt(MAX_RENDER_PIXELS / max(width_pt * height_pt / 72 / 72, 1e-9))
+    fit_side = MAX_RENDER_SIDE / max(width_pt / 72, height_pt / 72, 1e-9)
+    return max(1, min(dpi, int(fit_area), int(fit_side)))
 
 
 def _render_pdf_page(path: Path, page_no: int, dpi: int) -> PageImage:
+    notes: tuple[str, ...] = ()
     with _PDFIUM_LOCK:
         pdf = pdfium.PdfDocument(path)
         try:
             if not 1 <= page_no <= len(pdf):
                 raise CorruptedFile(f"PDF has {len(pdf)} pages, no page {page_no}")
-            bitmap = pdf[page_no - 1].render(scale=dpi / 72, grayscale=True)
+            page = pdf[page_no - 1]
+            used = render_dpi(*page.get_size(), dpi)
+            if used < dpi:
+                notes = (f"page too large for {dpi} dpi; rendered at {used} dpi",)
+            bitmap = page.render(scale=used / 72, grayscale=True)
             image = bitmap.to_pil()
             image.load()
         finally:
             pdf.close()
-    return PageImage(image=image, dpi=dpi)
+    return PageImage(image=image, dpi=used, warnings=notes)
 
 
 def _decode_frame(path: Path, page_no: int, dpi: int) -> PageImage:

@@ -314,3 +314,23 @@ def test_pixel_sha256_depends_on_mode_and_shape():
     assert pixel_sha256(a) != pixel_sha256(b)
     assert len(pixel_sha256(a)) == 64
     assert pixel_sha256(Image.new("L", (4, 2), 0)) == pixel_sha256(a)
+
+
+def test_huge_pdf_pages_render_at_a_dpi_that_fits(tmp_path):
+    import pypdfium2 as pdfium
+
+    from pagesage.imaging import MAX_RENDER_PIXELS, MAX_RENDER_SIDE, render_dpi
+
+    assert render_dpi(612, 792, 300) == 300  # US Letter renders as asked
+    width_pt = height_pt = 14_400  # 200 x 200 inches, the largest page PDF allows
+    dpi = render_dpi(width_pt, height_pt, 300)
+    assert dpi < 300 and (width_pt * dpi / 72) * (height_pt * dpi / 72) <= MAX_RENDER_PIXELS
+    assert render_dpi(14_400, 100, 300) * 14_400 / 72 <= MAX_RENDER_SIDE
+
+    pdf = pdfium.PdfDocument.new()
+    pdf.new_page(width_pt, height_pt)
+    path = tmp_path / "poster.pdf"
+    pdf.save(path)
+    page = render_page(path, FileFormat.PDF, 1, dpi=300)
+    assert page.dpi == dpi and page.image.width * page.image.height <= MAX_RENDER_PIXELS * 1.01
+    assert page.warnings and "rendered at" in page.warnings[0]
