@@ -1,13 +1,13 @@
 """Input formats and page images: magic-byte detection, page counting, rendering.
 
 PDF pages are rendered with PDFium (pypdfium2) as anti-aliased greyscale, page by page: PDFium
-is not thread-safe, so every PDFium call holds one process-wide lock. Images are decoded with
+is not thread-safe, so every PDFium call holds one process-wide lock, and every PDFium object is
+closed explicitly under it (never left to a garbage-collection finalizer in another thread). Images are decoded with
 Pillow; a multi-frame TIFF yields one page per frame.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import warnings
@@ -110,15 +110,10 @@ def render_page(path: Path, fmt: FileFormat, page_no: int, *, dpi: int) -> PageI
         raise CorruptedFile(f"page {page_no} cannot be decoded: {exc}") from exc
 
 
-def pixel_sha256(image: Image.Image) -> str:
-    """SHA-256 hex of an image's mode, size and raw pixels: stable whatever encoder stored it."""
-    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
-    digest.update(image.tobytes())
-    return digest.hexdigest()
-
-
 def _pdf_area(pdf: pdfium.PdfDocument, index: int, dpi: int) -> int:
-    width_pt, height_pt = pdf[index].get_size()
+    page = pdf[index]
+    width_pt, height_pt = page.get_size()
+    page.close()
     used = render_dpi(width_pt, height_pt, dpi)
     return int(width_pt * used / 72) * int(height_pt * used / 72)
 
@@ -143,10 +138,10 @@ def _render_pdf_page(path: Path, page_no: int, dpi: int) -> PageImage:
             if used < dpi:
                 notes = (f"page too large for {dpi} dpi; rendered at {used} dpi",)
             bitmap = page.render(scale=used / 72, grayscale=True)
-            image = bitmap.to_pil()
-            image.load()
+            image = bitmap.to_pil().copy()  # own the pixels: the bitmap's buffer is freed below
+            bitmap.close()
         finally:
-            pdf.close()
+            pdf.close()  # closes the page too, still under the lock
     return PageImage(image=image, dpi=used, warnings=notes)
 
 

@@ -122,3 +122,18 @@ def test_devanagari_page_is_read_with_the_script_model(http, corpus):
     assert not any(t.endswith("\u200c") for t in texts)  # word-final joiners are dropped
     hocr = http.get(f"/result/{job_id}").data.decode()
     assert 'lang="und-Deva"' in hocr and "अनन्ताय" in hocr
+
+
+def test_page_hash_is_the_hash_of_the_stored_page_image(http, services):
+    import hashlib
+
+    job_id = upload(http, SAMPLES / "tesseract-testing-2pages.pdf", lang="eng").get_json()["job_id"]
+    wait_finished(http, job_id)
+    for page in services.store.list_pages(job_id):
+        with services.blobs.open(page.image_key) as stored:
+            assert hashlib.sha256(stored.read()).hexdigest() == page.sha256
+    single = upload(http, SAMPLES / "alice_1.png", lang="eng").get_json()["job_id"]
+    wait_finished(http, single)
+    (page,) = services.store.list_pages(single)
+    assert page.image_key == services.store.get_job(single).upload.original_key
+    assert page.sha256 == hashlib.sha256((SAMPLES / "alice_1.png").read_bytes()).hexdigest()

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from pagesage.adapters.inprocess_queue import InProcessQueue
-from pagesage.errors import CorruptedFile, TransientError
+from pagesage.errors import CorruptedFile, InvalidTransition, TransientError
 from pagesage.ports import Task
 
 WAIT = 10.0
@@ -157,8 +157,22 @@ def test_exception_with_retryable_attribute_is_retried(queues):
     assert len(calls) == 3
 
 
-@pytest.mark.parametrize("exc", [RuntimeError("bug"), CorruptedFile("bad page"), ValueError("nope")])
-def test_non_retryable_errors_are_not_retried(queues, exc):
+@pytest.mark.parametrize("exc", [RuntimeError("database is locked"), ValueError("nope")])
+def test_unexpected_errors_are_retried_like_a_5xx(queues, exc):
+    calls: list[int] = []
+
+    def handler(task: Task) -> None:
+        calls.append(1)
+        raise exc
+
+    q = queues(handler, workers=1, max_attempts=3, backoff=0.01)
+    q.enqueue(page(1))
+    assert q.join(WAIT)
+    assert calls == [1, 1, 1]
+
+
+@pytest.mark.parametrize("exc", [CorruptedFile("bad page"), InvalidTransition("done already")])
+def test_errors_marked_permanent_are_not_retried(queues, exc):
     calls: list[int] = []
 
     def handler(task: Task) -> None:

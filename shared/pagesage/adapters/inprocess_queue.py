@@ -27,7 +27,7 @@ class InProcessQueue:
     Args:
         handler: called once per delivery, in a worker thread.
         workers: number of threads (each drives at most one OCR process at a time).
-        max_attempts: deliveries of a task whose handler keeps raising retryable errors.
+        max_attempts: deliveries of a task whose handler keeps raising.
         backoff: seconds before the first retry; doubles each time.
     """
 
@@ -73,7 +73,7 @@ class InProcessQueue:
             try:
                 self._handler(task)
             except Exception as exc:  # noqa: BLE001 - a worker thread must survive any task
-                if getattr(exc, "retryable", False) and attempt < self._max_attempts:
+                if getattr(exc, "retryable", True) and attempt < self._max_attempts:
                     log.warning("task %s failed (attempt %d), retrying: %s", task.name, attempt, exc)
                     time.sleep(self._backoff * 2 ** (attempt - 1))
                     self._queue.put((-task.priority, next(self._order), task, attempt + 1))

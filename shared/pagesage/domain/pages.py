@@ -93,8 +93,10 @@ class Page(BaseModel):
         width, height: pixels of the stored page image, which is upright (any OSD rotation
             applied), so token boxes are in its coordinates.
         dpi: resolution the page was rendered or scanned at (dots per inch).
-        sha256: hex digest of the page image's mode, size and raw pixels (imaging.pixel_sha256).
-        image_key: blob-store key of the page image (PNG).
+        sha256: hex SHA-256 of the page image file stored under `image_key` (for a one-page
+            image document, the original itself).
+        image_key: blob-store key of the page image: the original for a one-page image
+            document read as uploaded, else a PNG PageSage rendered or turned upright.
         size_hint: pixel area estimated before rendering, used to schedule big pages first.
     """
 

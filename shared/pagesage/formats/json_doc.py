@@ -57,7 +57,7 @@ class PageJson(BaseModel):
     width: int | None = Field(description="Width of the page image in pixels; null when unknown.")
     height: int | None = Field(description="Height of the page image in pixels; null when unknown.")
     dpi: int | None = Field(description="Resolution the page was rendered or scanned at, dots per inch.")
-    sha256: str | None = Field(description="Hex SHA-256 of the page image's mode, size and raw pixels (pagesage.imaging.pixel_sha256).")
+    sha256: str | None = Field(description="Hex SHA-256 of the page image file stored under `image_key`.")
     image_key: str | None = Field(description="Storage key of the page image (PNG).")
     error_code: str | None = Field(description="Why the page failed (e.g. `ocr_engine_error`); null otherwise.")
     error_message: str | None = Field(description="Human-readable failure message; null otherwise.")

@@ -8,6 +8,7 @@ read with `eng` and a warning.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from pagesage.config import Settings
 from pagesage.domain.jobs import FileFormat, Job
 from pagesage.domain.pages import BBox, CostEntry, EngineConfig, OsdResult, Page, PageResult, PageStatus, Run, Token
 from pagesage.engines.languages import AUTO, bcp47, model_for_script, tag_for_script
-from pagesage.imaging import pixel_sha256, render_page
+from pagesage.imaging import render_page
 from pagesage.ports import BlobStore, EngineWord, OcrEngine, Store
 from pagesage.text.normalize import clean_word, normalize_for_search, script_of
 
@@ -61,8 +62,12 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
                 warnings.append(f"page turned {detection.rotate} degrees clockwise to upright")
 
         output = engine.recognize(engine_input, languages=model, dpi=rendered.dpi, psm=settings.psm)
-        if image_key != job.upload.original_key:
+        if image_key == job.upload.original_key:
+            image_sha256 = job.upload.sha256
+        else:
             blobs.put_file(image_key, engine_input, "image/png")
+            with open(engine_input, "rb") as stored:
+                image_sha256 = hashlib.file_digest(stored, "sha256").hexdigest()
 
     tokens = build_tokens(output.words, model)
     config = EngineConfig(languages=model, psm=settings.psm, oem=settings.oem, dpi=rendered.dpi)
@@ -84,7 +89,7 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
     _log_cost(store, job, page, engine.name, "recognize", output.seconds, settings)
     return page.model_copy(update={
         "status": PageStatus.DONE, "width": image.width, "height": image.height, "dpi": rendered.dpi,
-        "sha256": pixel_sha256(image), "image_key": image_key,
+        "sha256": image_sha256, "image_key": image_key,
     })
 
 
