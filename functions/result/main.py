@@ -1,4 +1,4 @@
-"""`result` (HTTP, GET /result/<job_id>?format=hocr|json|text): a completed job's output.
+"""`result` (HTTP, GET /result/<job_id>?format=hocr|json|text|markdown): a completed job's output.
 
 hOCR is the default. Not finished -> 409 with the status; failed -> 422 with the job's error;
 unknown or expired -> 404.

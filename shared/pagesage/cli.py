@@ -3,7 +3,7 @@
     pagesage serve                      the functions on 127.0.0.1:$PORT (default 8080)
     pagesage submit FILE... [--wait]    upload, optionally wait and save the results
     pagesage status JOB_ID              a job's status as JSON
-    pagesage result JOB_ID --format F   a finished job's hOCR, JSON or text
+    pagesage result JOB_ID --format F   a finished job's hOCR, JSON, text or Markdown
     pagesage run FILE... --out DIR      start the stack, OCR the files, save results, stop
     pagesage schemas --out schemas      write the JSON Schemas of the API's bodies
 """
@@ -21,7 +21,7 @@ import click
 
 from pagesage.client import ApiError, PageSageClient
 
-FORMATS = {"hocr": "hocr", "json": "json", "text": "txt"}
+FORMATS = {"hocr": "hocr", "json": "json", "text": "txt", "markdown": "md"}
 """Result format -> file extension written by `--out`."""
 
 
@@ -170,7 +170,7 @@ def _wait_and_save(client: PageSageClient, jobs: dict[str, tuple[Path, float]], 
             out.mkdir(parents=True, exist_ok=True)
             stem = out / path.stem
             stem.with_suffix(".json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
-            for fmt in ("hocr", "text"):
+            for fmt in ("hocr", "text", "markdown"):
                 stem.with_suffix(f".{FORMATS[fmt]}").write_bytes(client.result(job_id, fmt))
         conf = doc.get("mean_confidence")
         rows.append((path.name, str(doc["page_count"]), str(doc["word_count"]), "-" if conf is None else f"{conf:.1f}", f"{seconds:.1f}",

@@ -31,6 +31,9 @@ needs 150 MB). Bigger pages are rendered at the highest DPI that fits, with a wa
 MAX_RENDER_SIDE = 30_000
 """Longest side rendered, in pixels (Tesseract/Leptonica refuse sides over 32,767)."""
 
+ENGINE_MODES = ("1", "L", "RGB", "P")
+"""Pillow modes Tesseract (Leptonica) reads as they are: 1-bit, grey, RGB, opaque palette."""
+
 MAGIC_BYTES_NEEDED = 1024
 """How many leading bytes `detect_format` looks at (PDF headers may sit within the first KiB)."""
 
@@ -55,11 +58,16 @@ def detect_format(head: bytes) -> FileFormat | None:
 
 @dataclass(frozen=True)
 class PageImage:
-    """A rendered page: a Pillow image, the DPI it is at, and notes on how it was obtained."""
+    """A rendered page: a Pillow image, the DPI it is at, and notes on how it was obtained.
+
+    `converted` is True when the pixels had to be changed from the file's (alpha flattened,
+    16 bits scaled, CMYK to RGB): the engine must then read `image`, not the file.
+    """
 
     image: Image.Image
     dpi: int
     warnings: tuple[str, ...] = ()
+    converted: bool = False
 
 
 def page_sizes(path: Path, fmt: FileFormat, *, dpi: int) -> list[int]:
@@ -93,7 +101,7 @@ def page_sizes(path: Path, fmt: FileFormat, *, dpi: int) -> list[int]:
 
 def render_page(path: Path, fmt: FileFormat, page_no: int, *, dpi: int) -> PageImage:
     """Page `page_no` (1-based) as an image: PDF rendered at `dpi` in greyscale; an image frame
-    decoded as stored, converted to 1-bit, greyscale or RGB.
+    decoded as stored, or converted to greyscale or RGB when not in ENGINE_MODES.
 
     Images whose DPI tag is missing or below 70 are assumed to be at `dpi` (a warning says so).
 
@@ -154,19 +162,23 @@ def _decode_frame(path: Path, page_no: int, dpi: int) -> PageImage:
         if frame_dpi is None:
             frame_dpi = dpi
             notes.append(f"image has no valid DPI tag; assumed {dpi} dpi")
-        image = _to_engine_mode(im).copy()
-    return PageImage(image=image, dpi=frame_dpi, warnings=tuple(notes))
+        readable = im.mode in ENGINE_MODES and "transparency" not in im.info
+        image = (im if readable else _to_engine_mode(im)).copy()
+    return PageImage(image=image, dpi=frame_dpi, warnings=tuple(notes), converted=not readable)
 
 
 def _to_engine_mode(im: Image.Image) -> Image.Image:
-    """1-bit, 8-bit grey and RGB pass; 16-bit grey is scaled to 8 bits (not clipped); other
-    modes (palette, alpha, CMYK) become RGB, or grey when they have no colour."""
-    if im.mode in ("1", "L", "RGB"):
-        return im
+    """16-bit grey is scaled to 8 bits (not clipped); an alpha
+    channel (or a transparent palette colour) is flattened onto white paper; other modes
+    (palette, CMYK, YCbCr) become RGB."""
     if im.mode.startswith("I"):
         return im.convert("I").point(lambda v: v * (1 / 256)).convert("L")
-    if im.mode in ("LA", "F"):
+    if im.mode == "F":
         return im.convert("L")
+    if im.mode in ("LA", "RGBA", "PA", "La", "RGBa") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(paper, rgba).convert("L" if im.mode in ("LA", "La") else "RGB")
     return im.convert("RGB")
 
 

@@ -117,7 +117,7 @@ def test_cli_submit_wait_and_out(live, services, tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["submit", str(SAMPLES / "tesseract-testing-2pages.pdf"), "--lang", "eng", "--url", live, "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["tesseract-testing-2pages.hocr", "tesseract-testing-2pages.json", "tesseract-testing-2pages.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["tesseract-testing-2pages.hocr", "tesseract-testing-2pages.json", "tesseract-testing-2pages.md", "tesseract-testing-2pages.txt"]
     assert "tesseract-testing-2pages.pdf  2" in result.output
     job_id = result.output.split()[0]
     status = CliRunner().invoke(main, ["status", job_id, "--url", live])

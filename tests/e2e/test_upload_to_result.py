@@ -60,6 +60,11 @@ def test_png_page_goes_through_to_valid_hocr(http, tmp_path):
     assert text.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert "Alice was beginning to get very tired" in text.get_data(as_text=True)
 
+    markdown = http.get(f"/result/{body['job_id']}?format=markdown")
+    assert markdown.headers["Content-Type"] == "text/markdown; charset=utf-8"
+    assert markdown.get_data(as_text=True).startswith("<!-- page 1 -->\n\n")
+    assert "Alice was beginning to get very tired of sitting by her sister" in markdown.get_data(as_text=True)
+
 
 def test_multipage_pdf_gives_one_ocr_page_per_page(http, services, tmp_path):
     job_id = upload(http, SAMPLES / "tesseract-testing-2pages.pdf", lang="eng").get_json()["job_id"]
@@ -80,6 +85,8 @@ def test_multipage_pdf_gives_one_ocr_page_per_page(http, services, tmp_path):
     assert "$43,456.78" in second and "$43,456.78" not in first
 
     doc = json.loads(http.get(f"/result/{job_id}?format=json").data)
+    assert doc["status"] == "completed" and doc["run"]["status"] == "completed"
+    assert doc["run"]["finished_at"] == status["completion_time"]
     assert [p["page_no"] for p in doc["pages"]] == [1, 2]
     assert all(p["result"]["config"]["languages"] == "eng" and p["result"]["detection"] is None for p in doc["pages"])
     # every page image is stored and its key is what hOCR names

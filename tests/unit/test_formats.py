@@ -16,7 +16,7 @@ from pagesage.domain.pages import BBox, EngineConfig, Page, PageResult, PageStat
 from pagesage.engines.languages import bcp47
 from pagesage.formats.document import DocumentView, PageView
 from pagesage.formats.hocr import render_hocr
-from pagesage.formats.json_doc import DocumentJson, document_json_schema, render_json
+from pagesage.formats.json_doc import DocumentJson, render_json
 from pagesage.formats.text import render_text
 from pagesage.ports import EngineWord
 from pagesage.text.normalize import clean_word, normalize_for_search
@@ -266,7 +266,7 @@ def test_json_of_failed_page(failed_doc: DocumentView) -> None:
 
 
 def test_json_schema_describes_every_field() -> None:
-    schema = document_json_schema()
+    schema = DocumentJson.model_json_schema()
     assert schema["title"] == "DocumentJson"
     for name in ("DocumentJson", "PageJson", "PageResultJson", "RunJson"):
         model = schema if name == "DocumentJson" else schema["$defs"][name]

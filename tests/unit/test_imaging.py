@@ -264,14 +264,20 @@ def test_render_garbage_pdf_raises_corrupted(tmp_path):
         render_page(path, FileFormat.PDF, 1, dpi=300)
 
 
-def test_render_converts_palette_and_alpha_to_rgb(tmp_path):
+def test_render_keeps_palette_and_flattens_alpha_onto_white(tmp_path):
     path = tmp_path / "p.png"
     Image.new("P", (10, 10), 3).save(path)
-    assert render_page(path, FileFormat.PNG, 1, dpi=300).image.mode == "RGB"
+    page = render_page(path, FileFormat.PNG, 1, dpi=300)
+    assert page.image.mode == "P" and not page.converted
     Image.new("RGBA", (10, 10), (10, 20, 30, 255)).save(path)
     page = render_page(path, FileFormat.PNG, 1, dpi=300)
-    assert page.image.mode == "RGB"
+    assert page.image.mode == "RGB" and page.converted
     assert page.image.getpixel((0, 0)) == (10, 20, 30)
+    clear = Image.new("RGBA", (10, 10), (0, 0, 0, 0))  # transparent "black": paper must stay white
+    clear.putpixel((1, 1), (0, 0, 0, 255))
+    clear.save(path)
+    page = render_page(path, FileFormat.PNG, 1, dpi=300)
+    assert page.image.getpixel((0, 0)) == (255, 255, 255) and page.image.getpixel((1, 1)) == (0, 0, 0)
 
 
 def test_render_16_bit_greyscale_keeps_its_tones(tmp_path):
@@ -280,7 +286,7 @@ def test_render_16_bit_greyscale_keeps_its_tones(tmp_path):
     ramp.putdata([v * 257 for v in range(256)])  # 0, 257, ..., 65535
     ramp.save(path)
     page = render_page(path, FileFormat.PNG, 1, dpi=300)
-    assert page.image.mode == "L"
+    assert page.image.mode == "L" and page.converted
     assert page.image.getpixel((0, 0)) == 0
     assert abs(page.image.getpixel((128, 0)) - 128) <= 1
     assert page.image.getpixel((255, 0)) == 255

@@ -2,14 +2,14 @@
 
 `DocumentJson` is the body of the JSON result: the job, the run that produced it and every page
 with its page result and tokens. Coordinates are pixels of the stored (upright) page image,
-origin top-left; confidences are on a 0-100 scale. `document_json_schema()` gives its JSON
-Schema, with a description on every field.
+origin top-left; confidences are on a 0-100 scale. Every field has a description, so its JSON
+Schema (`schemas/result-document.schema.json`) documents the format.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -125,11 +125,6 @@ def render_json(doc: DocumentView) -> bytes:
         The encoded `DocumentJson`.
     """
     return document_json(doc).model_dump_json().encode("utf-8")
-
-
-def document_json_schema() -> dict[str, Any]:
-    """The JSON Schema of `DocumentJson` (what `render_json` produces)."""
-    return DocumentJson.model_json_schema()
 
 
 def _page(view: PageView) -> PageJson:

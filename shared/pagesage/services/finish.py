@@ -8,12 +8,16 @@ error code.
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
+
 from pagesage.domain.jobs import JobErrorCode, JobStatus, utcnow
-from pagesage.domain.pages import PageStatus
+from pagesage.domain.pages import PageStatus, Run
 from pagesage.errors import InvalidTransition
 from pagesage.formats.document import DocumentView, PageView
 from pagesage.formats.hocr import render_hocr
 from pagesage.formats.json_doc import render_json
+from pagesage.formats.markdown import render_markdown
 from pagesage.formats.text import render_text
 from pagesage.ports import BlobStore, Store
 
@@ -21,6 +25,7 @@ RESULT_FORMATS = {
     "hocr": ("document.hocr", "text/html; charset=utf-8", render_hocr),
     "json": ("document.json", "application/json", render_json),
     "text": ("document.txt", "text/plain; charset=utf-8", render_text),
+    "markdown": ("document.md", "text/markdown; charset=utf-8", render_markdown),
 }
 """Format name -> (blob file name, Content-Type, renderer)."""
 
@@ -46,26 +51,35 @@ def load_document(job_id: str, store: Store) -> DocumentView:
 def finish_job(job_id: str, *, store: Store, blobs: BlobStore) -> None:
     """Render every result format, store them, close the run and complete (or fail) the job.
 
-    Safe to call again: a job that already finished is left alone.
+    The results are rendered as the finished job and run will read (status, times), before
+    either is written. Safe to call again: a job that already finished is left alone.
     """
     doc = load_document(job_id, store)
     if doc.job.status is not JobStatus.PROCESSING:
         return
+    now = utcnow()
     if doc.job.pages_done == 0:
         first = next((p.page for p in doc.pages if p.page.error_code), None)
         code = JobErrorCode(first.error_code) if first else JobErrorCode.INTERNAL_ERROR
         message = f"page {first.page_no}: {first.error_message}" if first else "no page produced a result"
-        _close(doc, store, "failed", lambda j: j.fail(code, message))
+        _close(doc, store, "failed", lambda j: j.fail(code, message, now), now)
         return
+    finished = doc.job.model_copy(deep=True)
+    finished.complete(now)
+    final = dataclasses.replace(doc, job=finished, run=_closed_run(doc, "completed", now))
     for fmt, (_, content_type, render) in RESULT_FORMATS.items():
-        body = render(doc)
+        body = render(final)
         blobs.put_bytes(result_key(job_id, fmt), body if isinstance(body, bytes) else body.encode("utf-8"), content_type)
-    _close(doc, store, "completed", lambda j: j.complete())
+    _close(doc, store, "completed", lambda j: j.complete(now), now)
 
 
-def _close(doc: DocumentView, store: Store, run_status: str, transition) -> None:
-    if doc.run is not None:
-        store.put_run(doc.run.model_copy(update={"status": run_status, "finished_at": utcnow()}))
+def _closed_run(doc: DocumentView, status: str, now: datetime) -> Run | None:
+    return doc.run.model_copy(update={"status": status, "finished_at": now}) if doc.run else None
+
+
+def _close(doc: DocumentView, store: Store, run_status: str, transition, now: datetime) -> None:
+    if (run := _closed_run(doc, run_status, now)) is not None:
+        store.put_run(run)
     try:
         store.update_job(doc.job.job_id, transition)
     except InvalidTransition:

@@ -31,7 +31,7 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
     """OCR page `page.page_no` of `job` under `run`; store its image, result, tokens and costs.
 
     Returns:
-        The page record, status `done`, with the image's size (pixels), DPI, pixel hash and key.
+        The page record, status `done`, with the page image's size (pixels), DPI, SHA-256 and key.
 
     Raises:
         CorruptedFile: the page cannot be decoded. EngineError: the engine failed or timed out.
@@ -41,25 +41,23 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
         rendered = render_page(original, job.upload.file_format, page.page_no, dpi=settings.dpi)
         warnings.extend(rendered.warnings)
         image = rendered.image
-        single_image = job.upload.file_format in _DIRECT_FORMATS and job.page_count == 1
+        rendered_key = f"pages/{job.job_id}/{page.page_no:05d}.png"
+        # a one-page image goes to the engine as uploaded (no re-encoding) unless decoding had to
+        # change it (alpha flattened, 16 bits scaled, CMYK converted)
+        single_image = (job.upload.file_format in _DIRECT_FORMATS and job.page_count == 1
+                        and not rendered.converted)
         engine_input = original if single_image else _save_png(image, Path(tmp) / "page.png", rendered.dpi)
-        image_key = job.upload.original_key if single_image else f"pages/{job.job_id}/{page.page_no:05d}.png"
+        image_key = job.upload.original_key if single_image else rendered_key
 
         detection, osd_seconds = None, 0.0
         model = job.languages
         if job.languages == AUTO:
             detection, osd_seconds = engine.detect(engine_input, dpi=rendered.dpi)
-            model, note = _choose_model(detection, engine)
-            if note:
-                warnings.append(note)
-            if detection and detection.rotate and detection.orientation_confidence < ROTATE_THRESHOLD:
-                warnings.append(f"OSD suggests turning the page {detection.rotate} degrees, with confidence "
-                                f"{detection.orientation_confidence:.1f} < {ROTATE_THRESHOLD}; left as scanned")
-            if detection and detection.rotate and detection.orientation_confidence >= ROTATE_THRESHOLD:
+            model = _choose_model(detection, engine, warnings)
+            if _should_turn(detection, warnings):
                 image = image.rotate(-detection.rotate, expand=True)
                 engine_input = _save_png(image, Path(tmp) / "upright.png", rendered.dpi)
-                image_key = f"pages/{job.job_id}/{page.page_no:05d}.png"
-                warnings.append(f"page turned {detection.rotate} degrees clockwise to upright")
+                image_key = rendered_key
 
         output = engine.recognize(engine_input, languages=model, dpi=rendered.dpi, psm=settings.psm)
         if image_key == job.upload.original_key:
@@ -114,10 +112,25 @@ def build_tokens(words: list[EngineWord], model: str) -> list[Token]:
     return tokens
 
 
-def _choose_model(detection: OsdResult | None, engine: OcrEngine) -> tuple[str, str | None]:
+def _choose_model(detection: OsdResult | None, engine: OcrEngine, warnings: list[str]) -> str:
     if detection is None:
-        return "eng", "too little text for orientation and script detection; used eng"
-    return model_for_script(detection.script, set(engine.installed_languages()))
+        warnings.append("too little text for orientation and script detection; used eng")
+        return "eng"
+    model, note = model_for_script(detection.script, set(engine.installed_languages()))
+    if note:
+        warnings.append(note)
+    return model
+
+
+def _should_turn(detection: OsdResult | None, warnings: list[str]) -> bool:
+    if detection is None or not detection.rotate:
+        return False
+    if detection.orientation_confidence < ROTATE_THRESHOLD:
+        warnings.append(f"OSD suggests turning the page {detection.rotate} degrees, with confidence "
+                        f"{detection.orientation_confidence:.1f} < {ROTATE_THRESHOLD}; left as scanned")
+        return False
+    warnings.append(f"page turned {detection.rotate} degrees clockwise to upright")
+    return True
 
 
 def _save_png(image, path: Path, dpi: int) -> Path:

@@ -23,7 +23,7 @@ def get_status(job_id: str, *, store: Store) -> StatusResponse:
 
 
 def get_result(job_id: str, fmt: str, *, store: Store, blobs: BlobStore) -> tuple[bytes, str]:
-    """A completed job's result in `fmt` (`hocr`, `json` or `text`) and its Content-Type.
+    """A completed job's result in `fmt` (`hocr`, `json`, `text` or `markdown`) and its Content-Type.
 
     Raises:
         InputError: unknown format. NotFound: malformed, unknown or expired id.

@@ -1,0 +1,61 @@
+"""Markdown output (CommonMark 0.31): paragraphs as they read, page breaks as HTML comments.
+
+Within a paragraph (`token.par`) the lines are joined into one line of text, and a word broken by
+a hyphen at a line end is joined again when the next line goes on in lower case ("exam-" +
+"ple" -> "example"). Every character that CommonMark could read as markup is backslash-escaped
+(§2.4 "Backslash escapes"), so the rendered document shows exactly the recognised text. Each page
+starts with `<!-- page N -->` (`<!-- page N: failed (code) -->` for a page without a result),
+which renders as nothing but keeps page boundaries findable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from pagesage.domain.pages import Token
+from pagesage.formats.document import DocumentView
+
+_INLINE = re.compile(r"([\\`*_\[\]<>|~!&])")
+_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
+
+
+def render_markdown(doc: DocumentView) -> str:
+    """The document as CommonMark text, ending with a newline."""
+    blocks = []
+    for view in doc.pages:
+        if view.result is None and view.page.error_code:
+            blocks.append(f"<!-- page {view.page.page_no}: failed ({view.page.error_code}) -->")
+        else:
+            blocks.append(f"<!-- page {view.page.page_no} -->")
+        blocks.extend(_paragraphs(view.tokens))
+    return "\n\n".join(blocks) + "\n"
+
+
+def escape(text: str) -> str:
+    """`text` with CommonMark punctuation backslash-escaped, so it renders literally as one paragraph line."""
+    return _LINE_START.sub(_escape_block_marker, _INLINE.sub(r"\\\1", text))
+
+
+def _escape_block_marker(match: re.Match) -> str:
+    lead, marker = match.groups()
+    return f"{lead}{marker}\\" if marker.isdigit() else f"{lead}\\{marker}"
+
+
+def _paragraphs(tokens: list[Token]) -> list[str]:
+    paragraphs = []
+    for _, par in itertools.groupby(tokens, key=lambda t: t.par):
+        lines = [[t.text for t in line] for _, line in itertools.groupby(par, key=lambda t: t.line)]
+        paragraphs.append(escape(_join_lines(lines)))
+    return paragraphs
+
+
+def _join_lines(lines: list[list[str]]) -> str:
+    words: list[str] = []
+    for line in lines:
+        if words and words[-1].endswith("-") and len(words[-1]) > 1 and line and line[0][:1].islower():
+            words[-1] = words[-1][:-1] + line[0]
+            words.extend(line[1:])
+        else:
+            words.extend(line)
+    return " ".join(words)
