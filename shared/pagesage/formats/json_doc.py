@@ -102,15 +102,7 @@ def document_json(doc: DocumentView) -> DocumentJson:
         page_count=len(doc.pages),
         word_count=len(confidences),
         mean_confidence=round(sum(confidences) / len(confidences), 2) if confidences else None,
-        run=None if run is None else RunJson(
-            run_id=run.run_id,
-            engine=run.engine,
-            engine_version=run.engine_version,
-            config=run.config,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            status=run.status,
-        ),
+        run=None if run is None else RunJson.model_validate(run, from_attributes=True),
         pages=[_page(view) for view in doc.pages],
     )
 
