@@ -59,6 +59,8 @@ def endpoint(*methods: str, rate_limited: bool = True) -> Callable[[Handler], Ca
                 return _from_error(exc)
             except HTTPException as exc:
                 status = exc.code or 500
+                if status == 413:  # the body outgrew max_content_length while being parsed
+                    return _from_error(FileTooLarge("request body exceeds the upload limit"))
                 return error_response(exc.description or exc.name, _HTTP_CODES.get(status, "bad_request"), status)
             except Exception:  # noqa: BLE001 - the one place unknown errors become a 500
                 log.exception("unhandled error in %s", body.__name__)

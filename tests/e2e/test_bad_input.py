@@ -75,12 +75,11 @@ def test_missing_file_field_and_non_multipart(http, services):
 
 
 class CountingStream(io.BytesIO):
-    """A request body that records how many bytes the server read."""
+    """A request body that tells how many bytes the server read from it."""
 
-    def read(self, size=-1):
-        chunk = super().read(size)
-        self.consumed = getattr(self, "consumed", 0) + len(chunk)
-        return chunk
+    @property
+    def consumed(self) -> int:
+        return self.tell()
 
 
 def test_oversize_declared_body_is_refused_before_reading_it(stack, services):
@@ -91,7 +90,7 @@ def test_oversize_declared_body_is_refused_before_reading_it(stack, services):
     response = Response.from_app(stack, environ)  # the raw app: test clients recompute Content-Length
     response.get_json = lambda: json.loads(response.get_data())
     assert_error(response, 413, "file_too_large")
-    assert getattr(body, "consumed", 0) == 0
+    assert body.consumed == 0
     assert_nothing_stored(services)
 
 
@@ -179,3 +178,20 @@ class RecordingQueue:
 
     def enqueue(self, task):
         self.tasks.append(task)
+
+
+def test_body_without_length_is_cut_off_at_the_limit(stack, services):
+    settings = services.settings.model_copy(update={"max_upload_bytes": 100_000})
+    bootstrap.use(dataclasses.replace(services, settings=settings))
+    boundary = "b0undary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode()
+    body = CountingStream(head + PNG[:400_000] + f"\r\n--{boundary}--\r\n".encode())
+    environ = EnvironBuilder(path="/upload", method="POST", content_type=f"multipart/form-data; boundary={boundary}").get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ.update({"wsgi.input": body, "wsgi.input_terminated": True})
+    response = Response.from_app(stack, environ)
+    response.get_json = lambda: json.loads(response.get_data())
+    assert_error(response, 413, "file_too_large")
+    assert 100_000 < body.consumed < 400_000  # reading stopped near the limit, not at the end
+    assert_nothing_stored(services)

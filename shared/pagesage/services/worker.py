@@ -39,8 +39,9 @@ class WorkerPorts:
 def handle_task(task: Task, ports: WorkerPorts) -> None:
     """Run one task. Unknown or expired jobs are ignored (their task is obsolete).
 
-    Raises:
-        TransientError (or another retryable error): the queue should deliver the task again.
+    Permanent failures (a corrupt document, a page the engine cannot read) are recorded on the
+    job, not raised. Anything raised (a store or blob store that is unavailable, say) means the
+    queue should deliver the task again.
     """
     try:
         if task.kind == "prepare":
@@ -98,11 +99,9 @@ def run_page(job_id: str, page_no: int, ports: WorkerPorts) -> None:
     if job.status is not JobStatus.PROCESSING:
         return
     page = store.get_page(job_id, page_no)
-    changed = False
     if page.status is PageStatus.PENDING:
-        page = _attempt_page(job, page, ports)
-        job, changed = store.finish_page(page)
-    if _all_pages_counted(job) and (changed or job.status is JobStatus.PROCESSING):
+        job, _ = store.finish_page(_attempt_page(job, page, ports))
+    if _all_pages_counted(job):  # also on redelivery, to finish a job a crash left unfinished
         finish_job(job_id, store=store, blobs=ports.blobs)
 
 
