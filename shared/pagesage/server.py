@@ -15,11 +15,11 @@ from pathlib import Path
 import flask
 import functions_framework
 import waitress
-import waitress.server
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from pagesage import bootstrap
 from pagesage.services.expiry import purge_expired
+from pagesage.web import error_response
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,6 @@ def create_stack() -> DispatcherMiddleware:
     @fallback.route("/", defaults={"path": ""})
     @fallback.route("/<path:path>")
     def not_found(path: str) -> flask.Response:
-        from pagesage.web import error_response
-
         return error_response(f"no function at /{path}", "not_found", 404)
 
     return DispatcherMiddleware(fallback, mounts)

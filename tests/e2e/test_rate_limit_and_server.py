@@ -124,3 +124,8 @@ def test_cli_submit_wait_and_out(live, services, tmp_path):
     assert status.exit_code == 0 and '"status": "completed"' in status.output
     missing = CliRunner().invoke(main, ["status", UNKNOWN, "--url", live])
     assert missing.exit_code == 1 and "404 not_found" in missing.output
+
+
+def test_unknown_paths_answer_404_json(http):
+    response = http.get("/nothing/here")
+    assert response.status_code == 404 and response.get_json()["error_code"] == "not_found"
