@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class InProcessQueue:
-    """`TaskQueue` running `handler(task)` on `workers` daemon threads.
+    """`TaskQueue` running `handler(task)` on `workers` daemon threads; `enqueue` keeps the
+    contract documented on `pagesage.ports.TaskQueue`.
 
     Args:
         handler: called once per delivery, in a worker thread.

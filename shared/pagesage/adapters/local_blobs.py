@@ -19,7 +19,9 @@ _META_SUFFIX = ".content-type"
 
 
 class LocalBlobStore:
-    """`BlobStore` on a folder. Keys map to paths below `root`; `..` and absolute keys are refused."""
+    """`BlobStore` on a folder; each method keeps the contract documented on
+    `pagesage.ports.BlobStore`. Keys map to paths below `root`; `..` and absolute keys raise
+    `InputError`."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()

@@ -48,7 +48,8 @@ _TOKEN_COLUMNS = "token_no, text, text_norm, x, y, w, h, confidence, kind, block
 
 
 class SqliteStore:
-    """`Store` on a SQLite database file.
+    """`Store` on a SQLite database file; each method keeps the contract documented on
+    `pagesage.ports.Store`.
 
     Args:
         path: database file; its folder is created. `:memory:` is not supported (each thread
