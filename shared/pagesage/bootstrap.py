@@ -49,7 +49,7 @@ def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | 
     engine = engine or TesseractEngine(timeout=settings.tesseract_timeout, oem=settings.oem)
     store = store or SqliteStore(settings.data_dir / "pagesage.db")
     blobs = blobs or LocalBlobStore(settings.data_dir / "blobs")
-    holder: list[Services] = []
+    holder: list[Services] = []  # the queue's handler needs the services that hold the queue
     queue = InProcessQueue(lambda task: handle_task(task, holder[0].worker), workers=settings.workers)
     services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine, clock=clock)
     holder.append(services)
