@@ -4,13 +4,16 @@
 VENV      := .venv
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
+# The Cloud Tasks emulator needs protobuf < 5, which the Google client libraries cannot share.
+TASKS_VENV := .venv-tasks-emulator
+TASKS_STAMP := $(TASKS_VENV)/.installed
 APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-osd
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SAMPLES   := samples/alice_1.png samples/tesseract-testing-2pages.pdf
 
 .PHONY: install system-deps run serve test bench clean
 
-install: system-deps $(STAMP)
+install: system-deps $(STAMP) $(TASKS_STAMP)
 
 system-deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -24,6 +27,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+$(TASKS_STAMP):
+	test -x $(TASKS_VENV)/bin/python || python3 -m venv $(TASKS_VENV)
+	$(TASKS_VENV)/bin/python -m pip install -q 'gcloud-tasks-emulator==0.6.2' 'protobuf<5'
+	touch $(TASKS_STAMP)
 
 run: install  ## OCR the bundled samples through the local HTTP functions; results in out/
 	$(BIN)/pagesage run $(SAMPLES) --out out

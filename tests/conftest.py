@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -13,6 +14,8 @@ from werkzeug.test import Client
 from pagesage import bootstrap
 from pagesage.config import Settings
 from pagesage.server import create_stack
+
+import emulators
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -86,3 +89,39 @@ def hocr_spec_errors(path: Path) -> list[str]:
 def _guess(path: Path) -> str:
     return {".png": "image/png", ".jpg": "image/jpeg", ".tif": "image/tiff", ".tiff": "image/tiff", ".pdf": "application/pdf"}.get(
         path.suffix.lower(), "application/octet-stream")
+
+
+# -- the Google Cloud emulators (started once per session, reset per test) -------------------
+
+@pytest.fixture(scope="session")
+def firestore_host() -> str:
+    """`host:port` of a running Firestore emulator; `FIRESTORE_EMULATOR_HOST` points at it."""
+    yield from _run_emulator(emulators.firestore(), "FIRESTORE_EMULATOR_HOST", lambda e: f"127.0.0.1:{e.port}")
+
+
+@pytest.fixture(scope="session")
+def storage_host() -> str:
+    """`http://host:port` of a running Cloud Storage emulator; `STORAGE_EMULATOR_HOST` points at it."""
+    yield from _run_emulator(emulators.storage(), "STORAGE_EMULATOR_HOST", lambda e: f"http://127.0.0.1:{e.port}")
+
+
+@pytest.fixture(scope="session")
+def tasks_host() -> str:
+    """`host:port` of a running Cloud Tasks emulator; `CLOUD_TASKS_EMULATOR_HOST` points at it."""
+    yield from _run_emulator(emulators.tasks(), "CLOUD_TASKS_EMULATOR_HOST", lambda e: f"127.0.0.1:{e.port}")
+
+
+def _run_emulator(emulator: emulators.Emulator, variable: str, address):
+    emulator.start()
+    saved = {k: os.environ.get(k) for k in (variable, "GOOGLE_CLOUD_PROJECT")}
+    os.environ[variable] = address(emulator)
+    os.environ["GOOGLE_CLOUD_PROJECT"] = emulators.PROJECT
+    try:
+        yield os.environ[variable]
+    finally:
+        emulator.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
