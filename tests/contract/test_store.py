@@ -1,4 +1,5 @@
-"""SqliteStore against a real database file: jobs, pages, results, tokens, costs, counters."""
+"""The Store contract, run on both backends: SqliteStore on a real database file and
+FirestoreStore on the real Firestore emulator. Jobs, pages, results, tokens, costs, counters, TTL."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import emulators
 import pytest
 from factories import make_job
+from pagesage.adapters.firestore_store import FirestoreStore, firestore_client
 from pagesage.adapters.sqlite_store import SqliteStore
 from pagesage.domain.jobs import (
     FileFormat,
@@ -32,9 +35,21 @@ from pagesage.text.normalize import normalize_for_search
 from pydantic import ValidationError
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "db.sqlite")
+@pytest.fixture(scope="session")
+def firestore_db(firestore_host):
+    """A Firestore client of the emulator, shared by the session."""
+    return firestore_client(emulators.PROJECT)
+
+
+@pytest.fixture(params=["sqlite", "firestore"])
+def store(request, tmp_path: Path):
+    """Each backend's store, empty."""
+    if request.param == "sqlite":
+        yield SqliteStore(tmp_path / "db.sqlite")
+        return
+    host = request.getfixturevalue("firestore_host")
+    emulators.reset_firestore(host)
+    yield FirestoreStore(request.getfixturevalue("firestore_db"))
 
 
 def run_in_threads(count: int, target) -> None:
@@ -158,7 +173,7 @@ def test_exception_inside_mutate_writes_nothing(store):
 
 # -- pages -----------------------------------------------------------------------------------
 
-def started_job_with_pages(store: SqliteStore, count: int) -> Job:
+def started_job_with_pages(store, count: int) -> Job:
     job = make_job()
     job.start(count)
     store.create_job(job)
@@ -415,3 +430,118 @@ def test_purge_deletes_expired_jobs_with_their_records_and_blobs(store, tmp_path
         assert store.get_job(job.job_id).job_id == job.job_id
         assert all(blobs.exists(f"{p}/{job.job_id}/x") for p in ("originals", "pages", "results"))
     assert purge_expired(store=store, blobs=blobs, now=now) == []
+
+
+# -- size limits, pagination and TTL ---------------------------------------------------------
+
+def test_a_page_of_5000_words_with_long_text_round_trips_intact(store):
+    job = make_job()
+    store.create_job(job)
+    words = ["तुलसीविवाहविधिः" * 16, "Commentary-on-the-verse" * 12, "॥१२॥", "x"]
+    tokens = [token(i, words[i % len(words)] + str(i), conf=float(i % 100)) for i in range(5000)]
+    result = PageResult(run_id="run", job_id=job.job_id, page_no=1, config=CONFIG, lang_tag="und-Deva", word_count=5000)
+    store.put_page_result(result, tokens)
+    assert sum(len(t.text.encode()) for t in tokens) > 1 << 20  # more than one Firestore document holds
+    assert store.get_tokens(result.page_result_id) == tokens
+
+
+def test_list_expired_jobs_pages_oldest_first(store):
+    now = utcnow()
+    jobs = []
+    for hours in (60, 50, 70, 49, 10):
+        job = make_job()
+        job.start(1, now=now - timedelta(hours=hours))
+        job.complete(now=now - timedelta(hours=hours))
+        store.create_job(job)
+        jobs.append((hours, job.job_id))
+    store.create_job(make_job())  # never finished: never expires
+    expected = [job_id for hours, job_id in sorted(jobs, reverse=True) if hours >= 48]
+    assert store.list_expired_jobs(now, limit=2) == expected[:2]
+    assert store.list_expired_jobs(now) == expected
+    assert store.list_expired_jobs(now - timedelta(hours=20), limit=10) == expected[:1]
+
+
+def test_racing_finishers_and_completion_never_move_the_job_backwards(store):
+    job = started_job_with_pages(store, 12)
+    completions: list[bool] = []
+
+    def finish(i: int) -> None:
+        page_no = i % 12 + 1  # every page reported by two workers at once
+        after, _ = store.finish_page(Page(job_id=job.job_id, page_no=page_no, status=PageStatus.DONE))
+        if after.pages_done == 12:
+            try:
+                store.update_job(job.job_id, lambda j: j.complete())
+                completions.append(True)
+            except InvalidTransition:
+                completions.append(False)
+
+    run_in_threads(24, finish)
+    final = store.get_job(job.job_id)
+    assert (final.status, final.pages_done, final.pages_failed) == (JobStatus.COMPLETED, 12, 0)
+    assert completions.count(True) == 1
+
+
+# -- Firestore only: documents as the TTL policy and the 1 MiB limit see them ------------------
+
+@pytest.fixture
+def firestore_store(firestore_host, firestore_db) -> FirestoreStore:
+    emulators.reset_firestore(firestore_host)
+    return FirestoreStore(firestore_db)
+
+
+def test_firestore_tokens_go_in_few_chunk_documents_under_1_mib(firestore_store):
+    from pagesage.adapters.firestore_store import CHUNK_TOKENS
+
+    job = make_job()
+    firestore_store.create_job(job)
+    tokens = [token(i, ("श्लोकः" * 40) + str(i)) for i in range(5000)]
+    result = PageResult(run_id="run", job_id=job.job_id, page_no=1, config=CONFIG, lang_tag="und-Deva")
+    firestore_store.put_page_result(result, tokens)
+    chunks = list(firestore_db_chunks(firestore_store, result.page_result_id))
+    assert 1 < len(chunks) <= 5000 // 250
+    assert all(len(c["text"]) <= CHUNK_TOKENS for c in chunks)
+    assert [c["first_token_no"] for c in chunks] == sorted(c["first_token_no"] for c in chunks)
+    assert sum(c["count"] for c in chunks) == 5000
+    assert max(len(repr(c).encode()) for c in chunks) < 1 << 20
+
+
+def firestore_db_chunks(store: FirestoreStore, page_result_id: str):
+    ref = store.client.collection("page_results").document(page_result_id).collection("token_chunks")
+    return (snap.to_dict() for snap in ref.order_by("first_token_no").stream())
+
+
+def test_firestore_records_carry_expire_at_and_get_the_jobs_on_finish(firestore_store):
+    job = started_job_with_pages(firestore_store, 2)
+    run = Run(job_id=job.job_id, engine="tesseract", engine_version="5.3.0", config=CONFIG)
+    firestore_store.put_run(run)
+    result = PageResult(run_id=run.run_id, job_id=job.job_id, page_no=1, config=CONFIG, lang_tag="en")
+    firestore_store.put_page_result(result, [token(0, "w")])
+    client = firestore_store.client
+    job_ref = client.collection("jobs").document(job.job_id)
+    records = [job_ref.collection("pages").document("00001"), job_ref.collection("pages").document("00002"),
+               client.collection("runs").document(run.run_id), client.collection("page_results").document(result.page_result_id),
+               client.collection("page_results").document(result.page_result_id).collection("token_chunks").document("00000")]
+    assert job_ref.get().to_dict()["expire_at"] is None
+    provisional = [ref.get().to_dict()["expire_at"] for ref in records]
+    assert all(utcnow() + timedelta(days=6) < at < utcnow() + timedelta(days=8) for at in provisional)
+
+    finished = firestore_store.update_job(job.job_id, lambda j: j.complete())
+    assert job_ref.get().to_dict()["expire_at"] == finished.expiration_time
+    assert [ref.get().to_dict()["expire_at"] for ref in records] == [finished.expiration_time] * len(records)
+    counter = client.collection("rate_limits").document("k")
+    window_end = utcnow() + timedelta(seconds=60)
+    firestore_store.increment_counter("k", window_end, utcnow())
+    assert counter.get().to_dict() == {"value": 1, "expire_at": window_end}
+
+
+def test_firestore_reads_treat_expired_documents_not_yet_deleted_as_gone(firestore_store):
+    job = started_job_with_pages(firestore_store, 1)
+    firestore_store.update_job(job.job_id, lambda j: j.complete())
+    later = utcnow() + timedelta(hours=49)
+    future = FirestoreStore(firestore_store.client, clock=lambda: later)
+    assert firestore_store.get_page(job.job_id, 1).page_no == 1
+    with pytest.raises(NotFound):
+        future.get_job(job.job_id)
+    with pytest.raises(NotFound):
+        future.get_page(job.job_id, 1)
+    assert future.list_pages(job.job_id) == []
