@@ -114,6 +114,11 @@ class BlobStore(Protocol):
     def content_type(self, key: str) -> str:
         """The Content-Type the object was stored with. Raises `NotFound`."""
 
+    def copy(self, src_key: str, dst_key: str) -> None:
+        """Store a copy of the object at `src_key` (bytes and Content-Type) under `dst_key`,
+        replacing any object there; e.g. a bucket drop `incoming/x.pdf` becomes
+        `originals/<job>/original.pdf`. Raises `NotFound` when `src_key` is missing."""
+
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object whose key starts with `prefix`; returns how many."""
 

@@ -77,6 +77,18 @@ class LocalBlobStore:
             raise NotFound(f"no object {key!r}")
         return meta.read_text()
 
+    def copy(self, src_key: str, dst_key: str) -> None:
+        """Copy the object at `src_key` with its content type to `dst_key`, replacing any
+        object there (through a temporary file renamed into place, like every write).
+
+        Raises:
+            InputError: an invalid key. NotFound: no object at `src_key`.
+        """
+        self._path(dst_key)
+        content_type = self.content_type(src_key)
+        with self.open(src_key) as src:
+            self._write(dst_key, content_type, lambda dst: shutil.copyfileobj(src, dst, 1 << 20))
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
