@@ -1,18 +1,28 @@
-"""`ocr` (HTTP, POST): the worker, called by the task queue with a JSON `Task` body.
+"""The OCR worker's two entry points.
 
-Answers 204 when the task is done (or permanently failed and recorded), 503 when it should be
-delivered again. Not rate-limited by client IP in production: Cloud Tasks calls it with an OIDC
-token, and IAM admits only the queue's service account.
+`ocr` (HTTP, POST): called by the task queue with a JSON `Task` body. Answers 204 when the task
+is done (or permanently failed and recorded), 503 when it should be delivered again. Not
+rate-limited by client IP: in production Cloud Tasks calls it with an OIDC token, and IAM admits
+only the queue's service account.
+
+`ocr_bucket_drop` (CloudEvent `google.cloud.storage.object.v1.finalized`): a file dropped under
+`incoming/` of the bucket becomes a job (services/bucket_drop.py). Returning normally
+acknowledges the event; raising (only for transient failures) makes Eventarc deliver it again.
 """
+
+import logging
 
 import flask
 import functions_framework
 from pydantic import ValidationError
 
-from pagesage import web
-from pagesage.errors import InputError
+from pagesage import bootstrap, web
+from pagesage.errors import InputError, PageSageError
 from pagesage.ports import Task
+from pagesage.services.bucket_drop import DroppedObject, accept_dropped_object
 from pagesage.services.worker import handle_task
+
+log = logging.getLogger(__name__)
 
 
 @functions_framework.http
@@ -25,3 +35,24 @@ def ocr(request, services):
         raise InputError(f"invalid task: {exc.errors()[0]['msg']}", error_code="invalid_task") from exc
     handle_task(task, services.worker)
     return flask.Response(status=204)
+
+
+@functions_framework.cloud_event
+def ocr_bucket_drop(cloud_event):
+    """Create and queue the job of the object the event names; an event that can never succeed
+    is logged and acknowledged, a transient failure raised for redelivery."""
+    services = bootstrap.services()
+    try:
+        accept_dropped_object(
+            DroppedObject.from_event_data(cloud_event.data),
+            bucket=services.settings.bucket,
+            installed_languages=services.engine.installed_languages(),
+            max_bytes=services.settings.max_upload_bytes,
+            store=services.store,
+            blobs=services.blobs,
+            queue=services.queue,
+        )
+    except PageSageError as exc:
+        if exc.retryable:
+            raise
+        log.warning("storage event %s dropped: %s", cloud_event["id"], exc.detail)

@@ -50,9 +50,12 @@ class JobStatus(str, Enum):
 
 
 class JobErrorCode(str, Enum):
-    """Why a job or page failed (seed §2 `ErrorCode`)."""
+    """Why a job or page failed (seed §2 `ErrorCode`; `file_too_large` and `empty_file` are
+    the upload's 413/400 codes, for documents that arrive by a bucket drop instead)."""
 
     INVALID_FORMAT = "invalid_format"
+    FILE_TOO_LARGE = "file_too_large"
+    EMPTY_FILE = "empty_file"
     CORRUPTED_FILE = "corrupted_file"
     OCR_ENGINE_ERROR = "ocr_engine_error"
     TIMEOUT = "timeout"

@@ -99,19 +99,33 @@ def submit_document(
             ),
             languages=spec,
         )
-        job.upload.original_key = f"originals/{job.job_id}/original.{_EXTENSIONS[detected]}"
+        job.upload.original_key = original_key(job.job_id, detected)
         blobs.put_file(job.upload.original_key, Path(tmp.name), detected.value)
     try:
         store.create_job(job)
     except Exception:
         blobs.delete_prefix(f"originals/{job.job_id}/")
         raise
+    queue_job(job, store=store, queue=queue)
+    return job
+
+
+def original_key(job_id: str, file_format: FileFormat) -> str:
+    """Blob key of a job's stored original, e.g. `originals/<job_id>/original.pdf`."""
+    return f"originals/{job_id}/original.{_EXTENSIONS[file_format]}"
+
+
+def queue_job(job: Job, *, store: Store, queue: TaskQueue) -> None:
+    """Queue a stored pending job's `prepare` task (again, harmlessly, if it is queued).
+
+    Raises:
+        TransientError: the queue refused; the job is failed with `internal_error` first.
+    """
     try:
         queue.enqueue(Task(kind="prepare", job_id=job.job_id))
     except Exception as exc:
         store.update_job(job.job_id, lambda j: j.fail(JobErrorCode.INTERNAL_ERROR, "could not queue the job"))
         raise TransientError(f"could not queue the job: {exc}") from exc
-    return job
 
 
 def _spool(stream: BinaryIO, sink, max_bytes: int) -> tuple[int, str, bytes]:
