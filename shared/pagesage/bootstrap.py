@@ -6,6 +6,7 @@ a function module costs nothing until its first request (Cloud Functions cold st
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from pagesage.adapters.sqlite_store import SqliteStore
 from pagesage.config import Settings
 from pagesage.domain.jobs import utcnow
 from pagesage.engines.tesseract import TesseractEngine
+from pagesage.errors import InputError
 from pagesage.ports import BlobStore, OcrEngine, Store, TaskQueue
 from pagesage.services.worker import WorkerPorts, handle_task
 
@@ -40,20 +42,68 @@ class Services:
 
 def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | None = None,
           engine: OcrEngine | None = None, clock: Callable[[], datetime] = utcnow) -> Services:
-    """Wire the adapters `settings.backend` selects (`local`: SQLite, folder, in-process queue).
+    """Wire the adapters `settings.backend` selects: `local` (SQLite, folder, in-process queue)
+    or `gcp` (Firestore, Cloud Storage, Cloud Tasks; the emulators when their variables are set).
 
-    Keyword arguments replace one adapter (tests pass failing engines or stores); the queue's
-    workers run tasks against the services built here. `clock` (aware UTC now) is what
-    rate-limit windows are counted on.
+    Keyword arguments replace one adapter (tests pass failing engines or stores); the in-process
+    queue's workers run tasks against the services built here. `clock` (aware UTC now) is what
+    rate-limit windows and TTL reads are counted on.
     """
-    engine = engine or TesseractEngine(timeout=settings.tesseract_timeout, oem=settings.oem)
-    store = store or SqliteStore(settings.data_dir / "pagesage.db")
-    blobs = blobs or LocalBlobStore(settings.data_dir / "blobs")
-    holder: list[Services] = []  # the queue's handler needs the services that hold the queue
-    queue = InProcessQueue(lambda task: handle_task(task, holder[0].worker), workers=settings.workers)
+    engine = engine or build_engine(settings)
+    holder: list[Services] = []  # the in-process queue's handler needs the services holding it
+    if settings.backend == "gcp":
+        store, blobs, queue = _gcp_adapters(settings, store, blobs, clock)
+    else:
+        store = store or SqliteStore(settings.data_dir / "pagesage.db")
+        blobs = blobs or LocalBlobStore(settings.data_dir / "blobs")
+        queue = InProcessQueue(lambda task: handle_task(task, holder[0].worker), workers=settings.workers)
     services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine, clock=clock)
     holder.append(services)
     return services
+
+
+def build_engine(settings: Settings) -> OcrEngine:
+    """The OCR engine `settings.engine` names: Tesseract in-process or in its container, or
+    Document AI. Raises `InputError` for `docai` without a processor."""
+    if settings.engine == "docai":
+        if not settings.documentai_processor:
+            raise InputError("PAGESAGE_ENGINE=docai needs PAGESAGE_DOCUMENTAI_PROCESSOR")
+        from pagesage.engines.docai import DocumentAiEngine
+
+        return DocumentAiEngine(processor=settings.documentai_processor)
+    if settings.tesseract_url:
+        from pagesage.engines.remote_tesseract import RemoteTesseractEngine
+
+        return RemoteTesseractEngine(settings.tesseract_url, audience=settings.tesseract_audience,
+                                     timeout=settings.tesseract_timeout + 60)
+    return TesseractEngine(timeout=settings.tesseract_timeout, oem=settings.oem)
+
+
+def _gcp_adapters(settings: Settings, store: Store | None, blobs: BlobStore | None,
+                  clock: Callable[[], datetime]) -> tuple[Store, BlobStore, TaskQueue]:
+    """Firestore, Cloud Storage and Cloud Tasks, imported only here (cold starts of the local
+    backend never load them). On the emulators the bucket and queue are created when missing;
+    in Google Cloud they come from Terraform."""
+    from pagesage.adapters.cloud_tasks_queue import CloudTasksQueue, ensure_queue, tasks_client
+    from pagesage.adapters.firestore_store import FirestoreStore, firestore_client
+    from pagesage.adapters.gcs_blobs import GcsBlobStore, storage_client
+
+    project = settings.gcp_project
+    if not project:
+        raise InputError("PAGESAGE_BACKEND=gcp needs GOOGLE_CLOUD_PROJECT")
+    store = store or FirestoreStore(firestore_client(project, settings.firestore_database), clock=clock)
+    if blobs is None:
+        client = storage_client(project)
+        if os.environ.get("STORAGE_EMULATOR_HOST") and client.lookup_bucket(settings.bucket) is None:
+            client.create_bucket(settings.bucket)
+        blobs = GcsBlobStore(client, settings.bucket)
+    tasks = tasks_client()
+    if os.environ.get("CLOUD_TASKS_EMULATOR_HOST"):
+        path = ensure_queue(tasks, project, settings.tasks_location, settings.tasks_queue)
+    else:
+        path = tasks.queue_path(project, settings.tasks_location, settings.tasks_queue)
+    queue = CloudTasksQueue(tasks, path, worker_url=settings.worker_url, service_account=settings.tasks_service_account)
+    return store, blobs, queue
 
 
 _lock = threading.Lock()

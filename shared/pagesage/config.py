@@ -14,6 +14,10 @@
 | PAGESAGE_TESSERACT_TIMEOUT | 300 | seconds before one Tesseract call is abandoned |
 | PAGESAGE_TESSERACT_USD_PER_VCPU_SECOND | 0.000024 | price of a compute-second (Cloud Run, Tier 1, request-based, 2026) |
 | PAGESAGE_MAX_PAGES | 2000 | documents with more pages fail with `invalid_format` |
+| PAGESAGE_ENGINE | tesseract | `tesseract` (in-process, or the container at PAGESAGE_TESSERACT_URL) or `docai` |
+| PAGESAGE_TESSERACT_URL | (none) | base URL of the Tesseract container (Cloud Run); unset: Tesseract runs in-process |
+| PAGESAGE_TESSERACT_AUDIENCE | (none) | audience of the ID token sent to the container (its Cloud Run URL); unset: no token |
+| PAGESAGE_DOCUMENTAI_PROCESSOR | (none) | `projects/P/locations/L/processors/ID[/processorVersions/V]` for the `docai` engine |
 | PAGESAGE_PUBLIC_URL | http://127.0.0.1:$PORT | base URL of the functions; Cloud Tasks call `<it>/ocr` |
 | GOOGLE_CLOUD_PROJECT | (none) | `gcp` backend: the project of Firestore, Cloud Storage and Cloud Tasks |
 | PAGESAGE_FIRESTORE_DATABASE | (default) | `gcp` backend: the Firestore database id |
@@ -54,6 +58,10 @@ class Settings(BaseSettings):
     tesseract_timeout: float = Field(default=300.0, gt=0)
     tesseract_usd_per_vcpu_second: float = Field(default=0.000024, ge=0)
     max_pages: int = Field(default=2000, ge=1)
+    engine: Literal["tesseract", "docai"] = "tesseract"
+    tesseract_url: str | None = None
+    tesseract_audience: str | None = None
+    documentai_processor: str | None = None
     public_url: str = Field(default_factory=lambda: f"http://127.0.0.1:{os.environ.get('PORT', '8080')}")
     gcp_project: str | None = Field(default=None, validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "PAGESAGE_GCP_PROJECT"))
     firestore_database: str = "(default)"
