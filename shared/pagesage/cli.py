@@ -6,6 +6,8 @@
     pagesage result JOB_ID --format F   a finished job's hOCR, JSON, text or Markdown
     pagesage run FILE... --out DIR      start the stack, OCR the files, save results, stop
     pagesage schemas --out schemas      write the JSON Schemas of the API's bodies
+    pagesage docai-to-hocr DOC.json... -o OUT [--format F]
+                                        convert saved Document AI output offline
 """
 
 from __future__ import annotations
@@ -129,6 +131,28 @@ def run(files: tuple[Path, ...], lang: str, out: Path) -> None:
     finally:
         client.close()
         server.close()
+
+
+@main.command("docai-to-hocr")
+@click.argument("documents", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="file to write")
+@click.option("--format", "fmt", type=click.Choice(["hocr", "json", "text"]), default="hocr", show_default=True)
+def docai_to_hocr(documents: tuple[Path, ...], output: Path, fmt: str) -> None:
+    """Convert a saved Document AI output (one JSON file, or all shards of one batch output in
+    any order) to PageSage hOCR, JSON or text, offline."""
+    from pagesage.engines.docai_document import document_view, load_document
+    from pagesage.errors import EngineError
+    from pagesage.formats.hocr import render_hocr
+    from pagesage.formats.json_doc import render_json
+    from pagesage.formats.text import render_text
+
+    try:
+        view = document_view(load_document(list(documents)), documents)
+    except EngineError as exc:
+        raise click.ClickException(exc.detail) from exc
+    body = {"hocr": render_hocr, "json": render_json, "text": lambda v: render_text(v).encode("utf-8")}[fmt](view)
+    output.write_bytes(body)
+    click.echo(f"{output}: {len(view.pages)} page(s), {view.word_count} words", err=True)
 
 
 def _submit_all(client: PageSageClient, files: tuple[Path, ...], lang: str) -> dict[str, tuple[Path, float]]:

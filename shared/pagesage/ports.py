@@ -159,6 +159,7 @@ class EngineWord(BaseModel):
     block: int
     par: int
     line: int
+    lang: str | None = None  # BCP 47 tag when the engine detected the word's language itself
 
 
 class EngineOutput(BaseModel):

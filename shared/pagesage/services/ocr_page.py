@@ -91,17 +91,22 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
     })
 
 
-def build_tokens(words: list[EngineWord], model: str) -> list[Token]:
+def build_tokens(words: list[EngineWord], model: str, *, page_tag: str | None = None) -> list[Token]:
     """Engine words -> numbered tokens with display text (`clean_word`), `text_norm` and a
-    `lang` tag only where a word's script differs from its paragraph's language."""
-    paragraph_tag = bcp47(model)
+    `lang` tag only where a word's language differs from its paragraph's.
+
+    A word's language is the engine's own `word.lang` when it gives one (Document AI), else
+    guessed from its script and `model`; the paragraph's is `page_tag` when given, else
+    `bcp47(model)`.
+    """
+    paragraph_tag = page_tag or bcp47(model)
     tokens: list[Token] = []
     for word in words:
         text = clean_word(word.text)
         if not text:
             continue
         script = script_of(text)
-        tag = tag_for_script(script, model) if script else None
+        tag = word.lang or (tag_for_script(script, model) if script else None)
         x, y, w, h = word.bbox
         tokens.append(Token(
             token_no=len(tokens), text=text, text_norm=normalize_for_search(text),
