@@ -14,7 +14,7 @@ APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SAMPLES   := samples/alice_1.png samples/tesseract-testing-2pages.pdf
 
-.PHONY: install system-deps run serve test bench clean
+.PHONY: install system-deps run run-gcp-local serve test bench clean
 
 install: system-deps $(STAMP) $(TASKS_STAMP) $(CHECKOV_STAMP)
 
@@ -44,6 +44,9 @@ $(CHECKOV_STAMP):
 run: install  ## OCR the bundled samples through the local HTTP functions; results in out/
 	$(BIN)/pagesage run $(SAMPLES) --out out
 
+run-gcp-local: install  ## the same job on the gcp backend, against the Firestore, GCS and Cloud Tasks emulators
+	$(BIN)/pagesage run $(SAMPLES) --out out-gcp --emulators
+
 serve: install  ## keep the local stack up on 127.0.0.1:$${PORT:-8080}
 	$(BIN)/pagesage serve
 
@@ -54,4 +57,4 @@ bench: install
 	$(BIN)/python tests/bench/bench_pipeline.py
 
 clean:
-	rm -rf out .pagesage
+	rm -rf out out-gcp .pagesage

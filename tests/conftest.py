@@ -15,7 +15,7 @@ from pagesage import bootstrap
 from pagesage.config import Settings
 from pagesage.server import create_stack
 
-import emulators
+from pagesage import emulators
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"

@@ -5,6 +5,7 @@
     pagesage status JOB_ID              a job's status as JSON
     pagesage result JOB_ID --format F   a finished job's hOCR, JSON, text or Markdown
     pagesage run FILE... --out DIR      start the stack, OCR the files, save results, stop
+                                        (--emulators: on Firestore/GCS/Cloud Tasks emulators)
     pagesage schemas --out schemas      write the JSON Schemas of the API's bodies
     pagesage docai-to-hocr DOC.json... -o OUT [--format F]
                                         convert saved Document AI output offline
@@ -115,22 +116,31 @@ def schemas(out: Path) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--lang", default="auto", show_default=True, help="Tesseract language spec")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True)
-def run(files: tuple[Path, ...], lang: str, out: Path) -> None:
+@click.option("--emulators", is_flag=True, help="run on the gcp backend against freshly started Firestore, "
+              "Cloud Storage and Cloud Tasks emulators (Cloud Tasks calls this stack's /ocr)")
+def run(files: tuple[Path, ...], lang: str, out: Path, emulators: bool) -> None:
     """Start the local stack on a free loopback port, OCR FILES through it, save, stop."""
+    from contextlib import nullcontext
+
+    from pagesage import emulators as google_emulators
     from pagesage.server import create_server
 
-    server = create_server("127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.effective_port}"
-    click.echo(f"local stack on {url} (data in {os.environ.get('PAGESAGE_DATA_DIR', '.pagesage')})")
-    client = PageSageClient(url)
-    try:
-        jobs = _submit_all(client, files, lang)
-        _wait_and_save(client, jobs, out)
-    finally:
-        client.close()
-        server.close()
+    with google_emulators.running_all() if emulators else nullcontext() as started:
+        server = create_server("127.0.0.1", 0)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{server.effective_port}"
+        os.environ.setdefault("PAGESAGE_PUBLIC_URL", url)  # where Cloud Tasks deliver; read on first request
+        where = ", ".join(f"{k}={v}" for k, v in started.items()) if started else \
+            f"data in {os.environ.get('PAGESAGE_DATA_DIR', '.pagesage')}"
+        click.echo(f"local stack on {url} ({where})")
+        client = PageSageClient(url)
+        try:
+            jobs = _submit_all(client, files, lang)
+            _wait_and_save(client, jobs, out)
+        finally:
+            client.close()
+            server.close()
 
 
 @main.command("docai-to-hocr")

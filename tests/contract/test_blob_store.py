@@ -20,7 +20,7 @@ from google.api_core.retry import Retry
 from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-import emulators
+from pagesage import emulators
 from pagesage.adapters.gcs_blobs import GcsBlobStore, storage_client
 from pagesage.adapters.local_blobs import LocalBlobStore
 from pagesage.errors import InputError, NotFound, TransientError

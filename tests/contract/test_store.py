@@ -8,7 +8,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import emulators
+from pagesage import emulators
 import pytest
 from factories import make_job
 from pagesage.adapters.firestore_store import FirestoreStore, firestore_client

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-import emulators
+from pagesage import emulators
 import functions_framework
 import httpx
 import pytest

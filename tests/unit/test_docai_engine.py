@@ -8,7 +8,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import emulators
+from pagesage import emulators
 import grpc
 import pytest
 from google.api_core import exceptions as core_exceptions

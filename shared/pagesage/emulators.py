@@ -1,4 +1,4 @@
-"""The real Google Cloud emulators as child processes, for the tests and `make run-gcp-local`.
+"""The real Google Cloud emulators as child processes, for the tests and `pagesage run --emulators`.
 
 * Firestore: `gcloud emulators firestore start` (Google Cloud SDK + Java on the machine).
 * Cloud Storage: `gcp-storage-emulator start --in-memory` (PyPI, in `.venv`).
@@ -19,12 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the package is installed editable from the repository
 TASKS_EMULATOR = REPO / ".venv-tasks-emulator" / "bin" / "gcloud-tasks-emulator"
 PROJECT = "demo-pagesage"
 LOCATION = "us-central1"
@@ -123,6 +124,26 @@ def storage() -> Emulator:
 def reset_storage(host: str) -> None:
     """Delete every bucket and object of the emulator (`host` with scheme)."""
     httpx.get(f"{host}/wipe", timeout=30).raise_for_status()
+
+
+@contextmanager
+def running_all() -> Iterator[dict[str, str]]:
+    """Start the Firestore, Cloud Storage and Cloud Tasks emulators and point this process at
+    them (the three `*_EMULATOR_HOST` variables, `GOOGLE_CLOUD_PROJECT`, `PAGESAGE_BACKEND=gcp`);
+    yields those variables, stops the emulators on exit."""
+    started: list[Emulator] = []
+    try:
+        for emulator in (firestore(), storage(), tasks()):
+            started.append(emulator.start())
+        fs, gcs, ct = started
+        variables = {"FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{fs.port}", "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{gcs.port}",
+                     "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{ct.port}", "GOOGLE_CLOUD_PROJECT": PROJECT,
+                     "PAGESAGE_BACKEND": "gcp"}
+        os.environ.update(variables)
+        yield variables
+    finally:
+        for emulator in started:
+            emulator.stop()
 
 
 def tasks() -> Emulator:
