@@ -55,6 +55,7 @@ test: install
 
 bench: install
 	$(BIN)/python tests/bench/bench_pipeline.py
+	$(BIN)/python tests/bench/bench_gcp.py
 
 clean:
 	rm -rf out out-gcp .pagesage

@@ -490,7 +490,7 @@ def firestore_store(firestore_host, firestore_db) -> FirestoreStore:
 
 
 def test_firestore_tokens_go_in_few_chunk_documents_under_1_mib(firestore_store):
-    from pagesage.adapters.firestore_store import CHUNK_TOKENS
+    from pagesage.adapters.firestore_store import CHUNK_BYTES, CHUNK_TOKENS
 
     job = make_job()
     firestore_store.create_job(job)
@@ -499,10 +499,21 @@ def test_firestore_tokens_go_in_few_chunk_documents_under_1_mib(firestore_store)
     firestore_store.put_page_result(result, tokens)
     chunks = list(firestore_db_chunks(firestore_store, result.page_result_id))
     assert 1 < len(chunks) <= 5000 // 250
-    assert all(len(c["text"]) <= CHUNK_TOKENS for c in chunks)
+    assert all(c["count"] <= CHUNK_TOKENS for c in chunks)
     assert [c["first_token_no"] for c in chunks] == sorted(c["first_token_no"] for c in chunks)
     assert sum(c["count"] for c in chunks) == 5000
-    assert max(len(repr(c).encode()) for c in chunks) < 1 << 20
+    assert max(len(c["columns"].encode()) for c in chunks) <= CHUNK_BYTES < 1 << 20
+
+
+def test_firestore_refuses_a_token_too_large_for_any_document(firestore_store):
+    from pagesage.errors import InputError
+
+    job = make_job()
+    firestore_store.create_job(job)
+    result = PageResult(run_id="run", job_id=job.job_id, page_no=1, config=CONFIG, lang_tag="en")
+    with pytest.raises(InputError, match="token 1 takes"):
+        firestore_store.put_page_result(result, [token(0, "ok"), token(1, "x" * 600_000)])
+    assert firestore_store.list_page_results(job.job_id) == []
 
 
 def firestore_db_chunks(store: FirestoreStore, page_result_id: str):
