@@ -1,7 +1,9 @@
 """The OCR worker's two entry points.
 
 `ocr` (HTTP, POST): called by the task queue with a JSON `Task` body. Answers 204 when the task
-is done (or permanently failed and recorded), 503 when it should be delivered again. Not
+is done (or permanently failed and recorded), 503 when it should be delivered again. Cloud Tasks'
+`X-CloudTasks-TaskRetryCount` tells it the last of PAGESAGE_TASK_MAX_ATTEMPTS deliveries, on
+which a page that still fails transiently is recorded as failed rather than left pending. Not
 rate-limited by client IP: in production Cloud Tasks calls it with an OIDC token, and IAM admits
 only the queue's service account.
 
@@ -33,7 +35,9 @@ def ocr(request, services):
         task = Task.model_validate_json(request.get_data())
     except ValidationError as exc:
         raise InputError(f"invalid task: {exc.errors()[0]['msg']}", error_code="invalid_task") from exc
-    handle_task(task, services.worker)
+    retries = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
+    last_attempt = int(retries) + 1 >= services.settings.task_max_attempts if retries.isdigit() else False
+    handle_task(task, services.worker, last_attempt=last_attempt)
     return flask.Response(status=204)
 
 

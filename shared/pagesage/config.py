@@ -24,6 +24,7 @@
 | PAGESAGE_BUCKET | pagesage | `gcp` backend: the bucket of originals, page images, results and `incoming/` drops |
 | PAGESAGE_TASKS_LOCATION | us-central1 | `gcp` backend: region of the Cloud Tasks queue |
 | PAGESAGE_TASKS_QUEUE | pagesage-ocr | `gcp` backend: the Cloud Tasks queue id |
+| PAGESAGE_TASK_MAX_ATTEMPTS | 10 | `gcp` backend: the queue's `max_attempts` (Terraform); the last one records a failing page |
 | PAGESAGE_TASKS_SERVICE_ACCOUNT | (none) | `gcp` backend: service account whose OIDC token Cloud Tasks sends to `ocr` |
 
 With `FIRESTORE_EMULATOR_HOST`, `STORAGE_EMULATOR_HOST` and `CLOUD_TASKS_EMULATOR_HOST` set, the
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
     tasks_location: str = "us-central1"
     tasks_queue: str = "pagesage-ocr"
     tasks_service_account: str | None = None
+    task_max_attempts: int = Field(default=10, ge=1)
 
     @property
     def worker_url(self) -> str:

@@ -170,3 +170,35 @@ def test_events_outside_incoming_or_malformed_are_acknowledged_and_ignored(gcp, 
     assert deliver(drop_client, attributes, data, "binary").status_code == 200
     assert deliver(drop_client, attributes, {"no": "bucket"}, "binary").status_code == 200
     assert list(services.store.client.collection("jobs").stream()) == []
+
+
+class UnavailableEngine:
+    """The real engine for everything but recognition, which is always unavailable (a Tesseract
+    container that keeps answering 503)."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def recognize(self, image, **kwargs):
+        from pagesage.errors import TransientError
+
+        self.calls += 1
+        raise TransientError("engine unavailable")
+
+
+def test_a_page_still_failing_on_the_last_cloud_tasks_attempt_is_recorded_and_its_job_finishes(gcp):
+    base, services = gcp
+    engine = UnavailableEngine(services.engine)
+    # the emulator delivers a failing task 4 times (--max-retries=3): make the 4th the last attempt
+    settings = services.settings.model_copy(update={"task_max_attempts": 4})
+    bootstrap.use(bootstrap.build(settings, store=services.store, blobs=services.blobs, engine=engine))
+    with (Path(__file__).resolve().parents[2] / "samples" / "alice_1.png").open("rb") as f:
+        job_id = httpx.post(f"{base}/upload", files={"file": ("alice.png", f, "image/png")}, data={"lang": "eng"}).json()["job_id"]
+    status = wait_finished(base, job_id, timeout=60)
+    assert engine.calls == 4
+    assert status["status"] == "failed"
+    assert [(e["page_no"], e["error_code"]) for e in status["page_errors"]] == [(1, "internal_error")]

@@ -36,18 +36,19 @@ class WorkerPorts:
     settings: Settings
 
 
-def handle_task(task: Task, ports: WorkerPorts) -> None:
+def handle_task(task: Task, ports: WorkerPorts, *, last_attempt: bool = False) -> None:
     """Run one task. Unknown or expired jobs are ignored (their task is obsolete).
 
     Permanent failures (a corrupt document, a page the engine cannot read) are recorded on the
     job, not raised. Anything raised (a store or blob store that is unavailable, say) means the
-    queue should deliver the task again.
+    queue should deliver the task again. On the queue's `last_attempt` a page whose engine is
+    still unavailable is recorded as failed instead, so that its job can finish.
     """
     try:
         if task.kind == "prepare":
             prepare_job(task.job_id, ports)
         else:
-            run_page(task.job_id, task.page_no or 0, ports)
+            run_page(task.job_id, task.page_no or 0, ports, last_attempt=last_attempt)
     except NotFound:
         log.info("task %s: job gone, dropped", task.name)
 
@@ -89,10 +90,11 @@ def prepare_job(job_id: str, ports: WorkerPorts) -> None:
     _enqueue_pending(job, pages, ports.queue)
 
 
-def run_page(job_id: str, page_no: int, ports: WorkerPorts) -> None:
+def run_page(job_id: str, page_no: int, ports: WorkerPorts, *, last_attempt: bool = False) -> None:
     """OCR one page of a processing job and count it; finish the job after its last page.
 
-    A page that cannot be decoded or recognised is recorded as failed with its error code.
+    A page that cannot be decoded or recognised is recorded as failed with its error code; so is
+    one whose engine failed transiently on the `last_attempt`.
     """
     store = ports.store
     job = store.get_job(job_id)
@@ -100,17 +102,17 @@ def run_page(job_id: str, page_no: int, ports: WorkerPorts) -> None:
         return
     page = store.get_page(job_id, page_no)
     if page.status is PageStatus.PENDING:
-        job, _ = store.finish_page(_attempt_page(job, page, ports))
+        job, _ = store.finish_page(_attempt_page(job, page, ports, last_attempt))
     if _all_pages_counted(job):  # also on redelivery, to finish a job a crash left unfinished
         finish_job(job_id, store=store, blobs=ports.blobs)
 
 
-def _attempt_page(job: Job, page: Page, ports: WorkerPorts) -> Page:
+def _attempt_page(job: Job, page: Page, ports: WorkerPorts, last_attempt: bool) -> Page:
     run = ports.store.list_runs(job.job_id)[0]
     try:
         return ocr_page(job, page, run, store=ports.store, blobs=ports.blobs, engine=ports.engine, settings=ports.settings)
     except PageSageError as exc:
-        if exc.retryable:
+        if exc.retryable and not last_attempt:
             raise
         failure = exc if isinstance(exc, DocumentError) else PageSageError(exc.detail)
     except Exception as exc:  # noqa: BLE001 - one bad page must not hang its job
