@@ -6,6 +6,8 @@
     pagesage result JOB_ID --format F   a finished job's hOCR, JSON, text or Markdown
     pagesage run FILE... --out DIR      start the stack, OCR the files, save results, stop
                                         (--emulators: on Firestore/GCS/Cloud Tasks emulators)
+    pagesage costs [--job J] [--since ISO] [--until ISO] [--group-by G] [--jsonl]
+                                        summarize or export the cost log
     pagesage schemas --out schemas      write the JSON Schemas of the API's bodies
     pagesage docai-to-hocr DOC.json... -o OUT [--format F]
                                         convert saved Document AI output offline
@@ -41,10 +43,13 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="interface to listen on")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8080")), help="port (default $PORT or 8080)")
 def serve(host: str, port: int) -> None:
-    """Serve upload, status, result and ocr on the embedded backend until interrupted."""
+    """Serve every function until interrupted, on the backend PAGESAGE_BACKEND names (`local`
+    by default; `gcp` with the emulators' variables set runs against them). Cloud Tasks deliver
+    to PAGESAGE_PUBLIC_URL, by default this server."""
     from pagesage.server import create_server, start_expiry_thread
 
     server = create_server(host, port)
+    os.environ.setdefault("PAGESAGE_PUBLIC_URL", f"http://127.0.0.1:{server.effective_port}")
     start_expiry_thread()
     click.echo(f"PageSage listening on http://{host}:{server.effective_port}", err=True)
     try:
@@ -100,6 +105,36 @@ def result(job_id: str, fmt: str, output: Path | None, url: str) -> None:
         output.write_bytes(body)
     else:
         sys.stdout.buffer.write(body)
+
+
+@main.command()
+@click.option("--job", help="only this job's entries")
+@click.option("--project", help="only this project's entries")
+@click.option("--since", help="entries at or after this ISO 8601 date or date-time (UTC without an offset)")
+@click.option("--until", help="entries before this ISO 8601 date or date-time")
+@click.option("--group-by", type=click.Choice(["job", "document", "engine", "day"]), default="job", show_default=True)
+@click.option("--jsonl", is_flag=True, help="print the entries as JSON Lines instead of a summary")
+@click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
+@click.option("--path", "costs_path", default="/api/v1/costs", show_default=True,
+              help="path of the cost API (a Cloud Functions deployment serves it at /costs)")
+@click.option("--id-token", envvar="PAGESAGE_ID_TOKEN", help="ID token for a deployment that is not public (default $PAGESAGE_ID_TOKEN)")
+def costs(job: str | None, project: str | None, since: str | None, until: str | None, group_by: str, jsonl: bool,
+          url: str, costs_path: str, id_token: str | None) -> None:
+    """Summarize the cost log by job, document, engine or UTC day, or export it (--jsonl)."""
+    client = PageSageClient(url, id_token=id_token, costs_path=costs_path)
+    try:
+        body = _call(client.costs, job=job, project=project, since=since, until=until, group_by=group_by, jsonl=jsonl)
+    finally:
+        client.close()
+    if jsonl:
+        sys.stdout.buffer.write(body)
+        return
+    rows = [(g["key"], g.get("file_name") or "-", str(g["calls"]),
+             ", ".join(f"{amount:g} {unit}" for unit, amount in g["units"].items()), f"{g['total_usd']:.6f}")
+            for g in body["groups"]]
+    rows.append(("total", "", str(body["calls"]), "", f"{body['total_usd']:.6f}"))
+    _print_table((group_by, "file", "calls", "units", "USD"), rows)
+    click.echo(f"price table: {', '.join(body['price_versions']) or '-'}", err=True)
 
 
 @main.command()

@@ -29,10 +29,17 @@ class PageSageClient:
         base_url: where the functions are mounted, e.g. `http://127.0.0.1:8080`.
         min_interval: seconds between two requests.
         max_retries: 429 answers tolerated per call before giving up.
+        id_token: sent as `Authorization: Bearer <id_token>` (a Google-signed ID token, e.g.
+            `gcloud auth print-identity-token`), for functions that are not public (`costs`).
+        costs_path: path of the cost API: `/api/v1/costs` (the local stack); a Cloud Functions
+            deployment serves it at `/costs`.
     """
 
-    def __init__(self, base_url: str, *, min_interval: float = 0.75, max_retries: int = 5, timeout: float = 120.0) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+    def __init__(self, base_url: str, *, min_interval: float = 0.75, max_retries: int = 5, timeout: float = 120.0,
+                 id_token: str | None = None, costs_path: str = "/api/v1/costs") -> None:
+        headers = {"Authorization": f"Bearer {id_token}"} if id_token else None
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
+        self.costs_path = costs_path
         self._min_interval = min_interval
         self._max_retries = max_retries
         self._next_slot = 0.0
@@ -56,6 +63,16 @@ class PageSageClient:
     def result(self, job_id: str, fmt: str = "hocr") -> bytes:
         """The finished job's result in `fmt` (hocr, json, text). Raises `ApiError`."""
         return self._send("GET", f"/result/{job_id}", params={"format": fmt}).content
+
+    def costs(self, *, job: str | None = None, project: str | None = None, since: str | None = None,
+              until: str | None = None, group_by: str = "job", jsonl: bool = False) -> dict | bytes:
+        """`GET /api/v1/costs`: the summary as a dict, or with `jsonl` the entries' JSON Lines
+        bytes. `since`/`until` are ISO 8601 dates or date-times (UTC without an offset).
+        Raises `ApiError`."""
+        params = {k: v for k, v in (("job", job), ("project", project), ("since", since), ("until", until)) if v is not None}
+        params |= {"group_by": group_by, "format": "jsonl" if jsonl else "json"}
+        response = self._send("GET", self.costs_path, params=params)
+        return response.content if jsonl else response.json()
 
     def wait(self, job_ids: list[str], *, on_poll=None, timeout: float = 3600.0) -> dict[str, dict]:
         """Poll until every job finished; `on_poll(statuses)` is called after each round.

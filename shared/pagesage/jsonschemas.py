@@ -11,9 +11,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from pagesage.domain.pages import CostEntry
 from pagesage.formats.json_doc import DocumentJson
 from pagesage.ports import Task
 from pagesage.responses import ErrorResponse, StatusResponse, UploadResponse
+from pagesage.services.costs import CostSummary
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "upload-response": UploadResponse,
@@ -21,6 +23,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "error-response": ErrorResponse,
     "result-document": DocumentJson,
     "ocr-task": Task,
+    "cost-summary": CostSummary,
+    "cost-entry": CostEntry,
 }
 """File stem -> model."""
 

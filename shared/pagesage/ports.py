@@ -85,6 +85,17 @@ class Store(Protocol):
     def list_costs(self, job_id: str) -> list[CostEntry]:
         """A job's cost entries, oldest first."""
 
+    def query_costs(self, *, job_id: str | None = None, project_id: str | None = None, since: datetime | None = None,
+                    until: datetime | None = None, limit: int | None = None) -> list[CostEntry]:
+        """Cost entries of every job (or only `job_id`'s, or `project_id`'s) whose `created_at`
+        is at or after `since` and before `until`, oldest first, at most `limit` of them.
+        Entries of the same instant come in one fixed order (SQLite: as written; Firestore: by
+        cost_id). Costs outlive their jobs: entries of deleted jobs are included.
+
+        Raises:
+            InputError: `since` or `until` is a naive datetime, or `limit` < 1.
+        """
+
     def increment_counter(self, key: str, expire_at: datetime, now: datetime) -> int:
         """Add one to a counter that lives until `expire_at` and return its new value, atomically.
         A counter whose `expire_at` is at or before `now` is gone: it restarts at 1."""
@@ -163,16 +174,30 @@ class EngineWord(BaseModel):
 
 
 class EngineOutput(BaseModel):
-    """One recognition call's output and its cost in wall seconds."""
+    """One recognition call's output and what it cost.
+
+    Attributes:
+        seconds: wall seconds of the engine call (what compute-priced engines are billed on).
+        pages_billed: pages the provider billed for the call (per-page engines such as Document
+            AI); 0 for compute-priced engines.
+        request_id: the provider's id of the request, when it gives one.
+    """
 
     words: list[EngineWord]
     seconds: float
+    pages_billed: int = Field(default=0, ge=0)
+    request_id: str | None = None
 
 
 class OcrEngine(Protocol):
-    """An OCR engine. Calls run in worker threads and must not add parallelism of their own."""
+    """An OCR engine. Calls run in worker threads and must not add parallelism of their own.
+
+    `name` is what runs (`tesseract`, `docai`); `service` is how its calls are priced, a service
+    of `pagesage.pricing` (`tesseract-local`, `cloud-run-tesseract`, `document-ai-ocr`).
+    """
 
     name: str
+    service: str
 
     def version(self) -> str:
         """Engine version string, e.g. `5.3.0`."""

@@ -1,7 +1,8 @@
-"""The local stack: every function of `functions/` mounted at its name in one WSGI app.
+"""The local stack: every HTTP function of `functions/` mounted in one WSGI app.
 
-`POST /upload`, `GET /status/<job_id>`, `GET /result/<job_id>`, `POST /ocr` — the paths the
-functions have in production, so a client needs only a base URL. Each function is loaded with
+`POST /upload`, `GET /status/<job_id>`, `GET /result/<job_id>`, `POST /ocr`, `GET /costs` — the
+paths the functions have in production, so a client needs only a base URL — and `GET
+/api/v1/costs`, the cost API's path in the issue. Each function is loaded once, with
 functions-framework's own `create_app`, exactly as its Cloud Function runtime loads it.
 """
 
@@ -23,8 +24,14 @@ from pagesage.web import error_response
 
 log = logging.getLogger(__name__)
 
-HTTP_FUNCTIONS = ("upload", "status", "result", "ocr")
+HTTP_FUNCTIONS = ("upload", "status", "result", "ocr", "costs")
 """Function names; each lives in `functions/<name>/main.py` with a target of the same name."""
+
+MOUNTS: dict[str, str] = {
+    **{f"/{name}": name for name in HTTP_FUNCTIONS},
+    "/api/v1/costs": "costs",
+}
+"""Path -> function: every function at `/<name>`, and the costs API also at `/api/v1/costs`."""
 
 
 def functions_dir() -> Path:
@@ -33,9 +40,10 @@ def functions_dir() -> Path:
 
 
 def create_stack() -> DispatcherMiddleware:
-    """A WSGI app serving every HTTP function under `/<name>`; other paths answer 404 JSON."""
+    """A WSGI app serving each function under its paths in `MOUNTS`; other paths answer 404 JSON."""
     root = functions_dir()
-    mounts = {f"/{name}": _rooted(functions_framework.create_app(name, str(root / name / "main.py"), "http")) for name in HTTP_FUNCTIONS}
+    apps = {name: _rooted(functions_framework.create_app(name, str(root / name / "main.py"), "http")) for name in HTTP_FUNCTIONS}
+    mounts = {path: apps[name] for path, name in MOUNTS.items()}
     fallback = flask.Flask(__name__)
 
     @fallback.route("/", defaults={"path": ""})

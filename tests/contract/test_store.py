@@ -328,10 +328,13 @@ def test_page_results_of_other_runs_and_pages_are_kept(store):
 
 # -- costs -----------------------------------------------------------------------------------
 
-def cost(cost_id: str, job_id: str, units: float = 2.5, unit_cost: float = 0.00001) -> CostEntry:
-    return CostEntry(cost_id=cost_id, job_id=job_id, page_no=1, engine="tesseract", operation="recognize",
-                     units=units, unit="vcpu-second", unit_cost_usd=unit_cost,
-                     total_usd=round(units * unit_cost, 9), duration_ms=int(units * 1000))
+def cost(cost_id: str, job_id: str, units: float = 2.5, unit_cost: float = 0.00001, *, created_at: datetime | None = None,
+         project_id: str | None = None) -> CostEntry:
+    fields = {"created_at": created_at} if created_at else {}
+    return CostEntry(cost_id=cost_id, job_id=job_id, project_id=project_id, page_no=1, engine="tesseract",
+                     operation="ocr-extraction", provider="local", service="tesseract-local", units=units,
+                     unit="vcpu_second", unit_cost_usd=unit_cost, total_usd=round(units * unit_cost, 9),
+                     price_version="2026-11", response_ms=int(units * 1000), **fields)
 
 
 def test_add_cost_is_idempotent_on_cost_id(store):
@@ -352,12 +355,101 @@ def test_list_costs_keeps_insertion_order_per_job(store):
 
 
 def test_cost_entry_rejects_a_wrong_total():
+    fields = dict(cost_id="c", job_id="j", engine="tesseract", operation="ocr-extraction", provider="local",
+                  service="tesseract-local", units=2.0, unit="vcpu_second", unit_cost_usd=0.5, price_version="2026-11",
+                  response_ms=2000)
     with pytest.raises(ValidationError, match="total_usd"):
-        CostEntry(cost_id="c", job_id="j", engine="tesseract", operation="recognize", units=2.0,
-                  unit="vcpu-second", unit_cost_usd=0.5, total_usd=1.5, duration_ms=2000)
-    ok = CostEntry(cost_id="c", job_id="j", engine="tesseract", operation="recognize", units=2.0,
-                   unit="vcpu-second", unit_cost_usd=0.5, total_usd=1.0, duration_ms=2000)
-    assert ok.total_usd == 1.0
+        CostEntry(**fields, total_usd=1.5)
+    ok = CostEntry(**fields, total_usd=1.0)
+    assert ok.total_usd == 1.0 and ok.currency == "USD" and ok.status == "success"
+    with pytest.raises(ValidationError, match="operation"):
+        CostEntry(**{**fields, "operation": "recognize"}, total_usd=1.0)
+
+
+LEGACY_COST = ('{"cost_id": "J:p1:recognize", "job_id": "J", "page_no": 1, "engine": "tesseract", "operation": "recognize", '
+               '"units": 2.0, "unit": "vcpu_second", "unit_cost_usd": 0.5, "total_usd": 1.0, "duration_ms": 2000, '
+               '"status": "ok", "created_at": "2026-10-01T12:00:00Z"}')
+"""A cost entry as PageSage wrote it before price version 2026-11."""
+
+
+def test_cost_entries_written_before_the_price_table_still_read():
+    old = CostEntry.model_validate_json(LEGACY_COST)
+    assert (old.operation, old.status, old.response_ms) == ("ocr-extraction", "success", 2000)
+    assert (old.provider, old.service, old.price_version) == ("unknown", "unknown", "unversioned")
+    assert old.total_usd == 1.0 and old.created_at == datetime(2026, 10, 1, 12, tzinfo=timezone.utc)
+
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def test_query_costs_filters_by_job_project_and_time_oldest_first(store):
+    # written out of time order, across two jobs and a project
+    rows = [("a3", "jobA", 3, None), ("b1", "jobB", 1.5, "proj1"), ("a1", "jobA", 1, "proj1"), ("a2", "jobA", 2, None),
+            ("b0", "jobB", 0, None)]
+    for cid, job_id, hours, project in rows:
+        assert store.add_cost(cost(cid, job_id, created_at=T0 + timedelta(hours=hours), project_id=project))
+    ids = lambda entries: [c.cost_id for c in entries]  # noqa: E731
+    assert ids(store.query_costs()) == ["b0", "a1", "b1", "a2", "a3"]
+    assert ids(store.query_costs(job_id="jobA")) == ["a1", "a2", "a3"]
+    assert ids(store.query_costs(project_id="proj1")) == ["a1", "b1"]
+    assert ids(store.query_costs(job_id="jobA", project_id="proj1")) == ["a1"]
+    # since inclusive, until exclusive
+    assert ids(store.query_costs(since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=3))) == ["a1", "b1", "a2"]
+    assert ids(store.query_costs(job_id="jobA", since=T0 + timedelta(hours=2))) == ["a2", "a3"]
+    assert ids(store.query_costs(job_id="jobB", until=T0 + timedelta(hours=1))) == ["b0"]
+    assert ids(store.query_costs(job_id="jobA", limit=2)) == ["a1", "a2"]
+    assert store.query_costs(job_id="jobC") == [] and store.query_costs(since=T0 + timedelta(days=1)) == []
+    # an offset other than UTC means the same instant
+    assert ids(store.query_costs(job_id="jobA", since=(T0 + timedelta(hours=2)).astimezone(timezone(timedelta(hours=5, minutes=30))))) == ["a2", "a3"]
+    # the entries are returned whole
+    assert store.query_costs(job_id="jobB", limit=1) == [cost("b0", "jobB", created_at=T0)]
+
+
+def test_query_costs_pages_through_entries_of_the_same_instant(store):
+    for cid in ("z", "m", "a"):
+        store.add_cost(cost(cid, "jobA", created_at=T0))
+    store.add_cost(cost("later", "jobA", created_at=T0 + timedelta(seconds=1)))
+    got = [c.cost_id for c in store.query_costs(job_id="jobA")]
+    assert sorted(got[:3]) == ["a", "m", "z"] and got[3] == "later"
+    assert [c.cost_id for c in store.query_costs(job_id="jobA", limit=2)] == got[:2]
+
+
+def test_query_costs_keeps_costs_of_deleted_jobs(store):
+    job = make_job()
+    store.create_job(job)
+    store.add_cost(cost(f"{job.job_id}:p1:ocr-extraction", job.job_id, created_at=T0))
+    store.delete_job(job.job_id)
+    assert [c.job_id for c in store.query_costs(since=T0)] == [job.job_id]
+
+
+def test_query_costs_refuses_naive_times_and_a_limit_below_one(store):
+    from pagesage.errors import InputError
+
+    with pytest.raises(InputError, match="since"):
+        store.query_costs(since=datetime(2026, 11, 1))
+    with pytest.raises(InputError, match="until"):
+        store.query_costs(until=datetime(2026, 11, 1))
+    with pytest.raises(InputError, match="limit"):
+        store.query_costs(limit=0)
+
+
+def test_sqlite_adds_the_query_columns_to_an_older_database(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # the costs table as the first release created it
+        db.execute("CREATE TABLE costs (cost_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL)")
+        db.execute("INSERT INTO costs VALUES (?, ?, ?, ?)", ("J:p1:recognize", "J", 1, LEGACY_COST))
+    db.close()
+    store = SqliteStore(path)
+    assert store.add_cost(cost("J:p1:ocr-extraction", "J", created_at=datetime(2026, 11, 2, tzinfo=timezone.utc)))
+    assert [c.cost_id for c in store.query_costs(job_id="J")] == ["J:p1:recognize", "J:p1:ocr-extraction"]
+    assert [c.cost_id for c in store.query_costs(since=datetime(2026, 11, 1, tzinfo=timezone.utc))] == ["J:p1:ocr-extraction"]
+    assert [c.cost_id for c in SqliteStore(path).query_costs(until=datetime(2026, 11, 1, tzinfo=timezone.utc))] == ["J:p1:recognize"]
+    with sqlite3.connect(path) as db:
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(costs)")}
+    db.close()
+    assert {"costs_by_time", "costs_by_job_time"} <= indexes
 
 
 # -- counters --------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def test_multipage_pdf_gives_one_ocr_page_per_page(http, services, tmp_path):
     runs = services.store.list_runs(job_id)
     assert len(runs) == 1 and runs[0].status == "completed" and runs[0].engine_version.startswith("5.")
     costs = services.store.list_costs(job_id)
-    assert sorted((c.page_no, c.operation) for c in costs) == [(1, "recognize"), (2, "recognize")]
+    assert sorted((c.page_no, c.operation) for c in costs) == [(1, "ocr-extraction"), (2, "ocr-extraction")]
     for cost in costs:
         assert cost.unit == "vcpu_second" and cost.units > 0
         assert cost.total_usd == pytest.approx(cost.units * services.settings.tesseract_usd_per_vcpu_second)

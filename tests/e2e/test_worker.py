@@ -57,7 +57,7 @@ def test_tasks_delivered_over_http_run_the_pipeline_and_redelivery_changes_nothi
     assert http.get(f"/status/{job_id}").get_json()["status"] == "completed"
     assert deliver(http, pages[1]).status_code == 204
     costs = services.store.list_costs(job_id)
-    assert sorted(c.cost_id.split(":", 1)[1] for c in costs) == ["p1:recognize", "p2:recognize"]
+    assert sorted(c.cost_id.split(":", 1)[1] for c in costs) == ["p1:ocr-extraction", "p2:ocr-extraction"]
     assert http.get(f"/result/{job_id}?format=text").status_code == 200
 
 

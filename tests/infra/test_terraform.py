@@ -360,7 +360,7 @@ def test_function_resource_is_wired_to_the_map():
     ]:
         assert expr(service[attribute]) == f"each.value.{key}", attribute
     assert expr(service["service_account_email"]) == "google_service_account.sa[each.value.identity].email"
-    assert expr(service["ingress_settings"]) == 'each.value.invoker=="public"?"ALLOW_ALL":"ALLOW_INTERNAL_ONLY"'
+    assert expr(service["ingress_settings"]) == 'contains(["public","operators"],each.value.invoker)?"ALLOW_ALL":"ALLOW_INTERNAL_ONLY"'
 
     trigger = dynamic(fn, "event_trigger")
     assert expr(trigger["for_each"]) == "each.value.event_type==null?[]:[each.value.event_type]"
@@ -413,14 +413,57 @@ def test_only_cloud_tasks_may_invoke_the_worker(values):
     for name in ("upload", "status", "result"):
         assert functions[name]["invoker"] == "public", name
     invoker = resource("google_cloud_run_v2_service_iam_member.function_invoker")
-    assert expr(invoker["for_each"]) == "local.functions"
+    assert expr(invoker["for_each"]) == "local.function_invoker_bindings"
     assert invoker["role"] == "roles/run.invoker"
-    assert expr(invoker["name"]) == "google_cloudfunctions2_function.fn[each.key].service_config[0].service"
-    assert expr(invoker["member"]) == "local.invoker_members[each.value.invoker]"
+    assert expr(invoker["name"]) == "google_cloudfunctions2_function.fn[each.value.function].service_config[0].service"
+    assert expr(invoker["member"]) == "each.value.member"
     (members,) = [b["invoker_members"] for b in blocks(MODULE, "locals") if "invoker_members" in b]
     assert members["public"] == "allUsers"
     assert expr(members["tasks"]) == 'serviceAccount:${google_service_account.sa["tasks"].email}'
     assert expr(members["eventarc"]) == 'serviceAccount:${google_service_account.sa["eventarc"].email}'
+
+
+
+def test_costs_are_for_operators_only(values):
+    """The cost log is not public: the costs function binds run.invoker only to var.operators
+    (checked by evaluating the bindings in terraform console with two principals and none)."""
+    costs = values["functions"]["costs"]
+    assert costs["invoker"] == "operators" and costs["dir"] == "costs" and costs["event_type"] is None
+    (bindings_local,) = [b for b in blocks(MODULE, "locals") if "function_invoker_bindings" in b]
+    text = expr(bindings_local["function_invoker_bindings"])
+    assert 'f.invoker!="operators"' in text and "var.operators" in text
+    assert "allUsers" not in text
+
+
+@needs_terraform
+def test_operator_bindings_evaluate(tmp_path):
+    """`function_invoker_bindings`, evaluated by terraform console with the invoker members
+    stubbed (they name resources): one binding per non-operator function, one per operator."""
+    root = tmp_path / "infra" / "modules" / "pagesage"
+    root.mkdir(parents=True)
+    shutil.copy(MODULE / "variables.tf", root / "variables.tf")
+    shutil.copy(MODULE / "locals.tf", root / "locals.tf")
+    shutil.copy(FIRESTORE_JSON, tmp_path / FIRESTORE_JSON.name)
+    (functions_locals,) = [b for b in blocks(MODULE, "locals") if "function_invoker_bindings" in b]
+    source = (MODULE / "functions.tf").read_text(encoding="utf-8")
+    start = source.index("  function_invoker_bindings = merge(")
+    end = source.index("\n  )\n", start) + len("\n  )\n")
+    (root / "bindings.tf").write_text(
+        'locals {\n  invoker_members = { public = "allUsers", tasks = "serviceAccount:tasks", eventarc = "serviceAccount:eventarc" }\n'
+        + source[start:end] + "}\n", encoding="utf-8")
+    argv = [TERRAFORM, "console", "-var=env=dev", "-var=project_id=p", "-var=region=us-central1",
+            "-var=firestore_location=nam5", "-var=tesseract_image=example.invalid/t@sha256:0",
+            "-var=function_source_dir=/nonexistent", '-var=operators=["group:ops@example.com","user:a@example.com"]']
+    done = subprocess.run(argv, check=False, cwd=root, input="jsonencode(local.function_invoker_bindings)\n",
+                          capture_output=True, text=True, env=terraform_env(tmp_path), timeout=60)
+    assert done.returncode == 0, done.stderr
+    bindings = json.loads(json.loads(done.stdout.strip()))
+    assert bindings["costs/group:ops@example.com"] == {"function": "costs", "member": "group:ops@example.com"}
+    assert bindings["costs/user:a@example.com"] == {"function": "costs", "member": "user:a@example.com"}
+    assert bindings["upload"] == {"function": "upload", "member": "allUsers"}
+    assert bindings["ocr"] == {"function": "ocr", "member": "serviceAccount:tasks"}
+    assert not any(b["function"] == "costs" and b["member"] == "allUsers" for b in bindings.values())
+    assert len(bindings) == len(variables(MODULE)["functions"]["default"]) - 1 + 2
 
 
 # --- Firestore ------------------------------------------------------------------------------------
@@ -647,7 +690,8 @@ def test_tesseract_service_is_private():
     assert len(invokers) == 1
     (binding,) = invokers.values()
     assert binding["role"] == "roles/run.invoker"
-    assert expr(binding["member"]) == 'serviceAccount:${google_service_account.sa["worker"].email}'
+    assert expr(binding["member"]) == 'serviceAccount:${google_service_account.sa[each.key].email}'
+    assert expr(binding["for_each"]) == 'toset(["runtime","worker"])'  # the worker OCRs, upload reads /health
     for address, body in resources().items():
         if IAM_TYPES.match(address.split(".")[0]) and "allUsers" in list(strings(body)):
             pytest.fail(f"{address} grants allUsers directly")

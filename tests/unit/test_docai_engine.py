@@ -287,3 +287,62 @@ def test_read_gcs_json_reads_one_output_folder(storage_host):
     blobs = read_gcs_json("gs://docai-out/out/4711/0", client=client)
     assert sorted(blobs) == sorted(p.read_bytes() for p in SHARDS)
     assert len(load_document(blobs).pages) == 50
+
+
+# -- cost log: what a Document AI call bills --------------------------------------------------
+
+def docai_job(tmp_path: Path, languages: str = "auto"):
+    """A one-page PNG job, processing, with its original stored: (store, blobs, job, page, run)."""
+    import hashlib
+
+    from pagesage.adapters.local_blobs import LocalBlobStore
+    from pagesage.adapters.sqlite_store import SqliteStore
+    from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, new_job_id
+    from pagesage.domain.pages import EngineConfig, Page, Run
+
+    image = FIXTURES / "multiple_levels.png"
+    store, blobs = SqliteStore(tmp_path / "db.sqlite"), LocalBlobStore(tmp_path / "blobs")
+    job_id = new_job_id()
+    upload = DocumentUpload(file_name=image.name, file_format=FileFormat.PNG, file_size=image.stat().st_size,
+                            content_type="image/png", sha256=hashlib.sha256(image.read_bytes()).hexdigest(),
+                            original_key=f"originals/{job_id}/original.png")
+    blobs.put_file(upload.original_key, image, "image/png")
+    job = Job(job_id=job_id, upload=upload, languages=languages)
+    job.start(1)
+    store.create_job(job)
+    page = Page(job_id=job.job_id, page_no=1)
+    store.put_pages([page])
+    run = Run(job_id=job.job_id, engine="docai", engine_version="pretrained-ocr-v2.0-2023-06-02",
+              config=EngineConfig(languages=languages, psm=3, oem=1, dpi=300))
+    store.put_run(run)
+    return store, blobs, job, page, run
+
+
+def test_a_document_ai_page_is_logged_as_one_billed_page(fake, engine, tmp_path):
+    from pagesage.config import Settings
+    from pagesage.services.ocr_page import ocr_page
+
+    fake.answers["ProcessDocument"] = [response_of("multiple_levels.json")]
+    store, blobs, job, page, run = docai_job(tmp_path)
+    ocr_page(job, page, run, store=store, blobs=blobs, engine=engine, settings=Settings(data_dir=tmp_path))
+    [entry] = store.list_costs(job.job_id)  # no layout-detection entry: Document AI's detect calls nothing
+    assert entry.cost_id == f"{job.job_id}:p1:ocr-extraction"
+    assert (entry.engine, entry.operation, entry.provider, entry.service) == ("docai", "ocr-extraction", "google-cloud", "document-ai-ocr")
+    assert (entry.units, entry.unit, entry.status, entry.request_id) == (1.0, "page", "success", None)
+    assert entry.unit_cost_usd == pytest.approx(0.0015) and entry.total_usd == pytest.approx(0.0015)
+    assert entry.document_sha256 == job.upload.sha256 and entry.price_version == "2026-11"
+
+
+def test_a_failed_document_ai_call_logs_no_cost(fake, engine, calls, tmp_path):
+    from pagesage.config import Settings
+    from pagesage.domain.jobs import JobStatus
+    from pagesage.services.worker import WorkerPorts, run_page
+
+    fake.answers["ProcessDocument"] = [grpc.StatusCode.INVALID_ARGUMENT]
+    store, blobs, job, page, run = docai_job(tmp_path, languages="eng")
+    ports = WorkerPorts(store=store, blobs=blobs, queue=None, engine=engine, settings=Settings(data_dir=tmp_path))
+    run_page(job.job_id, 1, ports)
+    assert len(fake.requests["ProcessDocument"]) == 1
+    assert store.get_page(job.job_id, 1).error_code == "ocr_engine_error"
+    assert store.get_job(job.job_id).status is JobStatus.FAILED
+    assert calls == [] and store.list_costs(job.job_id) == []

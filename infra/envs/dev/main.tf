@@ -16,4 +16,5 @@ module "pagesage" {
   max_instances            = var.max_instances
   deletion_protection      = var.deletion_protection
   deployer_service_account = var.deployer_service_account
+  operators                = var.operators
 }

@@ -39,3 +39,9 @@ variable "deployer_service_account" {
   type        = string
   default     = null
 }
+
+variable "operators" {
+  description = "IAM principals allowed to call the costs function (e.g. group:pagesage-ops@example.com)."
+  type        = list(string)
+  default     = []
+}

@@ -12,11 +12,14 @@ locals {
     # Behind Google's front end the socket peer is the proxy, not the client, so the per-IP
     # rate limit has to read X-Forwarded-For.
     PAGESAGE_TRUST_X_FORWARDED_FOR = "true"
+    # The worker OCRs through the container; upload asks it which models it has (GET /health).
+    PAGESAGE_TESSERACT_URL      = google_cloud_run_v2_service.tesseract.uri
+    PAGESAGE_TESSERACT_AUDIENCE = google_cloud_run_v2_service.tesseract.uri
+    PAGESAGE_TASK_MAX_ATTEMPTS  = tostring(var.queue.max_attempts)
   }
 
-  # The engines only the worker calls.
+  # The engine only the worker calls.
   worker_env = {
-    PAGESAGE_TESSERACT_URL        = google_cloud_run_v2_service.tesseract.uri
     PAGESAGE_DOCUMENTAI_PROCESSOR = google_document_ai_processor.ocr.id
   }
 
@@ -25,9 +28,19 @@ locals {
     tasks    = "serviceAccount:${google_service_account.sa["tasks"].email}"
     eventarc = "serviceAccount:${google_service_account.sa["eventarc"].email}"
   }
+
+  # One roles/run.invoker binding per function and member: the invoker's member, keyed by the
+  # function; for "operators" functions one per principal of var.operators (none when empty),
+  # keyed "<function>/<principal>".
+  function_invoker_bindings = merge(
+    { for name, f in local.functions : name => { function = name, member = local.invoker_members[f.invoker] } if f.invoker != "operators" },
+    { for pair in setproduct([for name, f in local.functions : name if f.invoker == "operators"], var.operators) :
+    "${pair[0]}/${pair[1]}" => { function = pair[0], member = pair[1] } },
+  )
 }
 
 resource "google_cloudfunctions2_function" "fn" {
+  # checkov:skip=CKV_GCP_124: upload, status and result are the public API and costs is called by operators from outside the project (IAM admits only them); the other functions are internal-only
   for_each = local.functions
 
   project  = var.project_id
@@ -56,8 +69,9 @@ resource "google_cloudfunctions2_function" "fn" {
     min_instance_count               = 0
     max_instance_count               = each.value.max_instances
     # Cloud Tasks and Eventarc in the same project count as internal traffic
-    # (https://cloud.google.com/run/docs/securing/ingress).
-    ingress_settings               = each.value.invoker == "public" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    # (https://cloud.google.com/run/docs/securing/ingress); operators call from outside, and
+    # IAM admits only them.
+    ingress_settings               = contains(["public", "operators"], each.value.invoker) ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
     environment_variables          = merge(local.function_env, each.value.identity == "worker" ? local.worker_env : {})
   }
@@ -88,11 +102,11 @@ resource "google_cloudfunctions2_function" "fn" {
 # Gen2 functions are Cloud Run services: invoking one takes roles/run.invoker on its service
 # (the Cloud Functions IAM API rejects that role, hashicorp/terraform-provider-google#15264).
 resource "google_cloud_run_v2_service_iam_member" "function_invoker" {
-  for_each = local.functions
+  for_each = local.function_invoker_bindings
 
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.fn[each.key].service_config[0].service
+  name     = google_cloudfunctions2_function.fn[each.value.function].service_config[0].service
   role     = "roles/run.invoker"
-  member   = local.invoker_members[each.value.invoker]
+  member   = each.value.member
 }

@@ -75,12 +75,14 @@ resource "google_service_account_iam_member" "enqueuer_acts_as_tasks" {
 
 # --- Tesseract -----------------------------------------------------------------------------
 
-resource "google_cloud_run_v2_service_iam_member" "tesseract_worker" {
+# The worker OCRs through it; upload and the bucket drop read its /health for the model list.
+resource "google_cloud_run_v2_service_iam_member" "tesseract_invoker" {
+  for_each = toset(["runtime", "worker"])
   project  = var.project_id
   location = google_cloud_run_v2_service.tesseract.location
   name     = google_cloud_run_v2_service.tesseract.name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.sa["worker"].email}"
+  member   = "serviceAccount:${google_service_account.sa[each.key].email}"
 }
 
 # --- The deployer --------------------------------------------------------------------------

@@ -66,7 +66,8 @@ variable "python_runtime" {
 # the path it is served at (README: "Each function is mounted at its own name").
 # Adding a function is adding one line here.
 #   identity: "runtime" or "worker", the service account it runs as
-#   invoker:  "public" (allUsers), "tasks" (only the Cloud Tasks service account) or
+#   invoker:  "public" (allUsers), "operators" (only the principals of var.operators),
+#             "tasks" (only the Cloud Tasks service account) or
 #             "eventarc" (only the Eventarc trigger's service account)
 #   event_type: null for HTTP functions; the Eventarc event type of CloudEvent functions
 variable "functions" {
@@ -89,6 +90,7 @@ variable "functions" {
     result          = { dir = "result", memory = "1Gi", timeout = 120, concurrency = 8 }
     ocr             = { dir = "ocr", identity = "worker", invoker = "tasks", memory = "2Gi", cpu = "1", timeout = 540, concurrency = 1 }
     ocr_bucket_drop = { dir = "ocr", invoker = "eventarc", event_type = "google.cloud.storage.object.v1.finalized", memory = "1Gi", timeout = 300, concurrency = 8, max_instances = 5 }
+    costs           = { dir = "costs", invoker = "operators", memory = "1Gi", timeout = 120, concurrency = 2, max_instances = 2 }
   }
 
   validation {
@@ -102,8 +104,8 @@ variable "functions" {
   }
 
   validation {
-    condition     = alltrue([for f in values(var.functions) : contains(["public", "tasks", "eventarc"], f.invoker)])
-    error_message = "invoker must be \"public\", \"tasks\" or \"eventarc\"."
+    condition     = alltrue([for f in values(var.functions) : contains(["public", "operators", "tasks", "eventarc"], f.invoker)])
+    error_message = "invoker must be \"public\", \"operators\", \"tasks\" or \"eventarc\"."
   }
 
   # Only Cloud Storage "finalized" events are wired (the trigger filters on the PAGESAGE_BUCKET
@@ -207,4 +209,15 @@ variable "deployer_service_account" {
   description = "Email of the service account Cloud Build deploys with; granted actAs on the runtime service accounts. null: grant nothing."
   type        = string
   default     = null
+}
+
+variable "operators" {
+  description = "IAM principals (user:, group:, serviceAccount:, domain:, principal:, principalSet:) that may invoke the functions whose invoker is \"operators\" (the cost log). Empty: only principals holding roles/run.invoker through the project."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.operators : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+", m))])
+    error_message = "operators are IAM principals such as group:ops@example.com; allUsers and allAuthenticatedUsers are not accepted."
+  }
 }

@@ -10,7 +10,7 @@ that expires (policies declared in `firestore.indexes.json` and Terraform):
 | `runs/{run_id}` | a Run, with `job_id` |
 | `page_results/{page_result_id}` | a PageResult, with `job_id`, `run_id`, `page_no`, `chunk_count` |
 | `page_results/{id}/token_chunks/{n:05d}` | tokens `first_token_no`.. in columns (see below) |
-| `costs/{cost_id}` | a CostEntry; `created_at` is a timestamp (no TTL: the accounting log) |
+| `costs/{cost_id}` | a CostEntry; `created_at` is a timestamp (no TTL: the accounting log); queried by `job_id` or `project_id` and a `created_at` range (composite indexes in `firestore.indexes.json`) |
 | `rate_limits/{key}` | `value`, `expire_at` (end of the one-minute window) |
 
 Tokens: a page's words are stored in chunks of at most `CHUNK_TOKENS` tokens and
@@ -41,7 +41,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from pagesage.domain.jobs import RESULT_TTL, Job, utcnow
-from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token
+from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query
 from pagesage.errors import InputError, InvalidTransition, NotFound, TransientError
 
 CHUNK_TOKENS = 2000
@@ -306,6 +306,20 @@ class FirestoreStore:
     def list_costs(self, job_id: str) -> list[CostEntry]:
         query = (self.client.collection("costs").where(filter=FieldFilter("job_id", "==", job_id))
                  .order_by("created_at").order_by("__name__"))
+        with _translated():
+            return [CostEntry.model_validate(s.to_dict()) for s in query.stream()]
+
+    def query_costs(self, *, job_id: str | None = None, project_id: str | None = None, since: datetime | None = None,
+                    until: datetime | None = None, limit: int | None = None) -> list[CostEntry]:
+        check_cost_query(since, until, limit)
+        query = self.client.collection("costs")
+        for field_path, op, value in (("job_id", "==", job_id), ("project_id", "==", project_id),
+                                      ("created_at", ">=", since), ("created_at", "<", until)):
+            if value is not None:
+                query = query.where(filter=FieldFilter(field_path, op, value))
+        query = query.order_by("created_at").order_by("__name__")
+        if limit is not None:
+            query = query.limit(limit)
         with _translated():
             return [CostEntry.model_validate(s.to_dict()) for s in query.stream()]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from pagesage.domain.jobs import Job
-from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token
+from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query
 from pagesage.errors import InvalidTransition, NotFound
 
 _SCHEMA = """
@@ -38,10 +38,20 @@ CREATE TABLE IF NOT EXISTS tokens (
     par INTEGER NOT NULL, line INTEGER NOT NULL, lang TEXT,
     PRIMARY KEY (page_result_id, token_no)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS costs (
-    cost_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL);
+    cost_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL,
+    created_at REAL, project_id TEXT);
 CREATE INDEX IF NOT EXISTS costs_by_job ON costs (job_id, seq);
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL, expire_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expire_at);
+"""
+
+_COST_COLUMNS = {"created_at": "REAL", "project_id": "TEXT"}
+"""Columns of `costs` added after its first release; `_migrate` adds them to older databases."""
+
+_COST_INDEXES = """
+CREATE INDEX IF NOT EXISTS costs_by_time ON costs (created_at, seq);
+CREATE INDEX IF NOT EXISTS costs_by_job_time ON costs (job_id, created_at, seq);
+CREATE INDEX IF NOT EXISTS costs_by_project_time ON costs (project_id, created_at, seq) WHERE project_id IS NOT NULL;
 """
 
 _TOKEN_COLUMNS = "token_no, text, text_norm, x, y, w, h, confidence, kind, block, par, line, lang"
@@ -61,6 +71,23 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connection().executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database made by an older PageSage up to this schema: add the `costs`
+        columns it lacks (`CREATE TABLE IF NOT EXISTS` leaves an existing table as it was),
+        fill them from each entry's document, then create the indexes on them."""
+        with self._transaction() as db:
+            present = {row[1] for row in db.execute("PRAGMA table_info(costs)")}
+            for column, kind in _COST_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE costs ADD COLUMN {column} {kind}")
+            stale = db.execute("SELECT cost_id, doc FROM costs WHERE created_at IS NULL").fetchall()
+            for cost_id, doc in stale:
+                entry = CostEntry.model_validate_json(doc)
+                db.execute("UPDATE costs SET created_at = ?, project_id = ? WHERE cost_id = ?",
+                           (entry.created_at.timestamp(), entry.project_id, cost_id))
+        self._connection().executescript(_COST_INDEXES)
 
     # -- connections ---------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -202,14 +229,30 @@ class SqliteStore:
         with self._transaction() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM costs").fetchone()[0]
             cur = db.execute(
-                "INSERT OR IGNORE INTO costs (cost_id, job_id, seq, doc) VALUES (?, ?, ?, ?)",
-                (entry.cost_id, entry.job_id, seq, entry.model_dump_json()),
+                "INSERT OR IGNORE INTO costs (cost_id, job_id, seq, doc, created_at, project_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (entry.cost_id, entry.job_id, seq, entry.model_dump_json(), entry.created_at.timestamp(), entry.project_id),
             )
             return cur.rowcount == 1
 
     def list_costs(self, job_id: str) -> list[CostEntry]:
         rows = self._connection().execute("SELECT doc FROM costs WHERE job_id = ? ORDER BY seq", (job_id,))
         return [CostEntry.model_validate_json(r[0]) for r in rows]
+
+    def query_costs(self, *, job_id: str | None = None, project_id: str | None = None, since: datetime | None = None,
+                    until: datetime | None = None, limit: int | None = None) -> list[CostEntry]:
+        check_cost_query(since, until, limit)
+        where, args = [], []
+        for clause, value in (("job_id = ?", job_id), ("project_id = ?", project_id),
+                              ("created_at >= ?", since and since.timestamp()),
+                              ("created_at < ?", until and until.timestamp())):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = "SELECT doc FROM costs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at, seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [CostEntry.model_validate_json(r[0]) for r in self._connection().execute(sql, args)]
 
     def increment_counter(self, key: str, expire_at: datetime, now: datetime) -> int:
         with self._transaction() as db:

@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from pagesage.domain.jobs import utcnow
+from pagesage.errors import InputError
 
 
 def new_id() -> str:
@@ -186,26 +187,85 @@ class PageResult(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class CostEntry(BaseModel):
-    """One engine call's cost (the seed's cost log, `pagesage-data-schemas.md` §6).
+CostOperation = Literal[
+    "pdf-upload", "image-preprocessing", "layout-detection", "ocr-extraction", "text-analysis",
+    "export-generation", "storage", "other",
+]
+"""The seed's `CostOperation` (`pagesage-data-schemas.md` §6). PageSage logs two: recognition is
+`ocr-extraction`; Tesseract orientation and script detection (OSD, `--psm 0`, part of Tesseract's
+page layout analysis) is `layout-detection`."""
 
-    Tesseract is billed as compute-seconds: `units` is the call's wall seconds on one vCPU and
-    `unit_cost_usd` the configured USD per vCPU-second. `cost_id` is the idempotency key of the
-    call (job, page, operation), so a redelivered task does not count twice.
+_LEGACY_OPERATIONS = {"recognize": "ocr-extraction", "osd": "layout-detection"}
+_LEGACY_STATUS = {"ok": "success", "error": "failed"}
+
+
+class CostEntry(BaseModel):
+    """One engine call's cost: the seed's `CostLogEntry` (`pagesage-data-schemas.md` §6).
+
+    Only completed calls are logged (`status` `success`): a call that failed raised before any
+    cost was written, and Document AI bills no failed request.
+
+    Attributes:
+        cost_id: the idempotency key of the call, `<job_id>:p<page_no>:<operation>`, so a
+            redelivered task does not count twice (the seed's `entryId`).
+        job_id: the job the call worked for.
+        project_id: the seed's `projectId`; None (PageSage jobs belong to no project yet).
+        document_sha256: hex SHA-256 of the job's uploaded original: the document, still known
+            after the job itself expired (its file name is not kept in the accounting log).
+        page_no: 1-based page (the seed's `pageId`), None for a whole-document call.
+        engine: the engine that ran (`tesseract`, `docai`).
+        operation: the seed's `CostOperation` (see `CostOperation`).
+        provider: who bills the service: `google-cloud`, or `local` for the caller's own machine.
+        service: the priced service, a key of `pagesage.pricing.PROVIDERS` (`document-ai-ocr`,
+            `cloud-run-tesseract`, `tesseract-local`, ...).
+        units: quantity billed, in `unit`s: pages, or vCPU-seconds (wall seconds on one vCPU).
+        unit: `page` or `vcpu_second`.
+        unit_cost_usd: USD per unit (the seed's `costPerUnit`).
+        total_usd: `units * unit_cost_usd` rounded to 9 decimals (the seed's `totalCost`).
+        currency: always USD.
+        price_version: `pagesage.pricing.PRICE_VERSION` the call was priced with.
+        request_id: the provider's request id when it gives one (Document AI batch operation).
+        response_ms: the call's wall time, milliseconds (the seed's `apiResponseTime`).
+        status: the seed's `apiStatus`.
+        created_at: when the entry was written, aware UTC (the seed's `timestamp`).
+
+    Entries written before price version 2026-11 (`duration_ms`, `status` ok/error, `operation`
+    recognize/osd) are read with those fields translated and `provider`, `service` `unknown`
+    and `price_version` `unversioned`.
     """
 
     cost_id: str
     job_id: str
+    project_id: str | None = None
+    document_sha256: str | None = None
     page_no: int | None = None
     engine: str
-    operation: str
+    operation: CostOperation
+    provider: str
+    service: str
     units: float = Field(ge=0)
     unit: str
     unit_cost_usd: float = Field(ge=0)
     total_usd: float = Field(ge=0)
-    duration_ms: int = Field(ge=0)
-    status: Literal["ok", "error"] = "ok"
+    currency: Literal["USD"] = "USD"
+    price_version: str
+    request_id: str | None = None
+    response_ms: int = Field(ge=0)
+    status: Literal["success", "failed", "partial"] = "success"
     created_at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_legacy(cls, data):
+        if isinstance(data, dict) and "duration_ms" in data and "response_ms" not in data:
+            data = dict(data)
+            data["response_ms"] = data.pop("duration_ms")
+            data["operation"] = _LEGACY_OPERATIONS.get(data.get("operation"), "other")
+            data["status"] = _LEGACY_STATUS.get(data.get("status", "ok"), "failed")
+            data.setdefault("provider", "unknown")
+            data.setdefault("service", "unknown")
+            data.setdefault("price_version", "unversioned")
+        return data
 
     @model_validator(mode="after")
     def _total_matches(self) -> "CostEntry":
@@ -213,3 +273,17 @@ class CostEntry(BaseModel):
         if abs(self.total_usd - expected) > 1e-9:
             raise ValueError(f"total_usd {self.total_usd} != units * unit_cost_usd {expected}")
         return self
+
+
+def check_cost_query(since: datetime | None, until: datetime | None, limit: int | None) -> None:
+    """Refuse what `Store.query_costs` does not take: naive `since`/`until` (a store would read
+    them in its own local time) and a `limit` below 1.
+
+    Raises:
+        InputError: naming the argument.
+    """
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.utcoffset() is None:
+            raise InputError(f"{name} must be a timezone-aware datetime")
+    if limit is not None and limit < 1:
+        raise InputError("limit must be >= 1")

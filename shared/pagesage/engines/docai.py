@@ -21,8 +21,12 @@ Facts this module relies on, with their sources:
     * Billing: Document AI bills processed pages of completed requests ("You only pay for
       completed requests", limits page; per-page prices on https://cloud.google.com/document-ai/pricing);
       a failed call bills nothing. Each successful call is reported as a `DocAiCall` (pages
-      billed, processor version, request id when the API gives one) to `on_call`; this module
-      writes no cost itself.
+      billed, processor version, request id when the API gives one) to `on_call`, and
+      `recognize` returns the pages billed and request id on its `EngineOutput`, from which the
+      worker logs the cost (`services/ocr_page.py`); this module writes no cost itself. The
+      engine is meant for Enterprise Document OCR processors (`OCR_PROCESSOR`, what Terraform
+      creates), so its calls are priced as `document-ai-ocr`; it enables no OCR add-on
+      (`PremiumFeatures`).
 """
 
 from __future__ import annotations
@@ -142,6 +146,7 @@ class DocumentAiEngine:
     on_call: Callable[[DocAiCall], None] | None = None
     fetch_outputs: Callable[[str], list[bytes]] | None = None
     name: str = field(default="docai", init=False)
+    service: str = field(default="document-ai-ocr", init=False)
     _version: str | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -188,7 +193,8 @@ class DocumentAiEngine:
 
     def recognize(self, image: Path, *, languages: str, dpi: int, psm: int) -> EngineOutput:
         """Words of a page image: boxes in pixels of `image`, confidence 0-100, layout ordinals,
-        each word's detected language. `dpi` and `psm` do not apply to Document AI.
+        each word's detected language, and the pages billed. `dpi` and `psm` do not apply to
+        Document AI.
 
         Raises:
             InvalidLanguage: a language name outside `HINTS`.
@@ -196,7 +202,8 @@ class DocumentAiEngine:
             TransientError: Document AI was unavailable or over quota after the retries.
         """
         result = self.process_image(image, languages=languages)
-        return EngineOutput(words=result.pages[0].words, seconds=result.call.seconds)
+        return EngineOutput(words=result.pages[0].words, seconds=result.call.seconds,
+                            pages_billed=result.call.pages_billed, request_id=result.call.request_id)
 
     # -- richer calls ---------------------------------------------------------------------------
 

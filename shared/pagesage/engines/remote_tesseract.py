@@ -112,6 +112,8 @@ class RemoteTesseractEngine:
     """
 
     name = "tesseract"
+    service = "cloud-run-tesseract"
+    """Priced as the engine seconds the container measured, on one vCPU (`pagesage.pricing`)."""
 
     def __init__(self, base_url: str, *, audience: str | None = None, timeout: float, http: httpx.Client | None = None,
                  token_source: Callable[[], str] | None = None, retry_deadline: float = 60.0, retry_initial: float = 0.5) -> None:

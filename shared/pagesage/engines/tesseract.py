@@ -33,6 +33,8 @@ class TesseractEngine:
     """
 
     name = "tesseract"
+    service = "tesseract-local"
+    """Priced as compute-seconds at the configured Cloud Run rate (`pagesage.pricing`)."""
 
     def __init__(self, *, timeout: float = 300.0, oem: int = 1) -> None:
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")

@@ -18,6 +18,7 @@ from pagesage.domain.pages import BBox, CostEntry, EngineConfig, OsdResult, Page
 from pagesage.engines.languages import AUTO, bcp47, model_for_script, tag_for_script
 from pagesage.imaging import render_page
 from pagesage.ports import BlobStore, EngineWord, OcrEngine, Store
+from pagesage.pricing import price_call
 from pagesage.text.normalize import clean_word, normalize_for_search, script_of
 
 _DIRECT_FORMATS = (FileFormat.PNG, FileFormat.JPEG, FileFormat.TIFF)
@@ -82,9 +83,10 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
         engine_seconds=round(osd_seconds + output.seconds, 3),
     )
     store.put_page_result(result, tokens)
-    if job.languages == AUTO:
-        _log_cost(store, job, page, engine.name, "osd", osd_seconds, settings)
-    _log_cost(store, job, page, engine.name, "recognize", output.seconds, settings)
+    if job.languages == AUTO and (detection is not None or osd_seconds > 0):
+        _log_cost(store, job, page, engine, "layout-detection", osd_seconds, settings)
+    _log_cost(store, job, page, engine, "ocr-extraction", output.seconds, settings,
+              pages=output.pages_billed, request_id=output.request_id)
     return page.model_copy(update={
         "status": PageStatus.DONE, "width": image.width, "height": image.height, "dpi": rendered.dpi,
         "sha256": image_sha256, "image_key": image_key,
@@ -143,15 +145,20 @@ def _save_png(image, path: Path, dpi: int) -> Path:
     return path
 
 
-def _log_cost(store: Store, job: Job, page: Page, engine: str, operation: str, seconds: float, settings: Settings) -> None:
-    units = round(seconds, 3)
-    rate = settings.tesseract_usd_per_vcpu_second
+def _log_cost(store: Store, job: Job, page: Page, engine: OcrEngine, operation: str, seconds: float, settings: Settings,
+              *, pages: int = 0, request_id: str | None = None) -> None:
+    """Log one completed engine call, priced by `pagesage.pricing` for `engine.service`:
+    Tesseract as `seconds` on one vCPU at `settings.tesseract_usd_per_vcpu_second`, Document AI
+    as `pages` at the first-tier page price. Called only after the call succeeded (a failed
+    call raised before). An engine that answers OSD without calling anything (Document AI's
+    `detect`: no result, 0 seconds) logs nothing for it. Idempotent on
+    `<job_id>:p<page_no>:<operation>`."""
+    quote = price_call(engine.service, seconds=seconds, pages=pages,
+                       usd_per_vcpu_second=settings.tesseract_usd_per_vcpu_second)
     store.add_cost(CostEntry(
         cost_id=f"{job.job_id}:p{page.page_no}:{operation}",
-        job_id=job.job_id, page_no=page.page_no, engine=engine, operation=operation,
-        units=units, unit="vcpu_second", unit_cost_usd=rate, total_usd=round(units * rate, 9),
-        duration_ms=int(seconds * 1000),
+        job_id=job.job_id, document_sha256=job.upload.sha256, page_no=page.page_no, engine=engine.name,
+        operation=operation, provider=quote.provider, service=quote.service, units=quote.units, unit=quote.unit,
+        unit_cost_usd=quote.unit_cost_usd, total_usd=quote.total_usd, price_version=quote.price_version,
+        request_id=request_id, response_ms=int(seconds * 1000),
     ))
-
-
-
