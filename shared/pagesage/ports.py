@@ -15,6 +15,7 @@ from typing import BinaryIO, Callable, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from pagesage.domain.jobs import Job
+from pagesage.domain.provenance import Link, Review, SourceDoc
 from pagesage.domain.pages import CostEntry, OsdResult, Page, PageResult, Run, Token
 
 
@@ -41,20 +42,34 @@ class Store(Protocol):
         """Ids of jobs whose `expiration_time` is at or before `now`, oldest first, at most `limit`."""
 
     def delete_job(self, job_id: str) -> None:
-        """Delete a job with its pages, runs, page results and tokens (costs are kept: they are
-        the accounting log). Deleting a missing job does nothing."""
+        """Delete a job with everything it created: its source document, pages, runs, page
+        results, tokens, reviews and links (costs are kept: they are the accounting log).
+        Deleting a missing job does nothing."""
+
+    # -- source documents and pages (the data view) ---------------------------------------
+    def create_source_doc(self, doc: SourceDoc) -> None:
+        """Insert a source document. Raises `InvalidTransition` if the id exists."""
+
+    def get_source_doc(self, source_doc_id: str) -> SourceDoc:
+        """A source document. Raises `NotFound` (also once the job that created it expired)."""
+
+    def list_source_docs(self, limit: int, cursor: str | None = None) -> tuple[list[SourceDoc], str | None]:
+        """Source documents oldest first (created_at, then id: a stable order), at most `limit`,
+        after `cursor`; returns them and the cursor of the next page (None at the end).
+        Raises `InputError` for a cursor this store did not issue."""
 
     def put_pages(self, pages: list[Page]) -> None:
-        """Insert or replace page records (their job must exist)."""
+        """Insert or replace page records, keyed by `page_id`."""
 
-    def get_page(self, job_id: str, page_no: int) -> Page:
+    def get_page(self, page_id: str) -> Page:
         """One page. Raises `NotFound`."""
 
-    def list_pages(self, job_id: str) -> list[Page]:
-        """All pages of a job, by page number."""
+    def list_pages(self, source_doc_id: str) -> list[Page]:
+        """All pages of a source document, by page number."""
 
     def finish_page(self, page: Page) -> tuple[Job, bool]:
-        """Record a page's outcome (status done or failed) and count it on its job, atomically.
+        """Record a page's outcome (status done or failed) and count it on its job
+        (`page.job_id`), atomically.
 
         Returns the job after the update and whether this call changed anything: a page that
         already finished is left as it was (idempotent on redelivery).
@@ -71,13 +86,43 @@ class Store(Protocol):
 
     def put_page_result(self, result: PageResult, tokens: list[Token]) -> None:
         """Store a page result with its tokens atomically, replacing any earlier result of the
-        same run and page (and its tokens)."""
+        same run and page (and its tokens, review and links)."""
+
+    def get_page_result(self, page_result_id: str) -> PageResult:
+        """One page result. Raises `NotFound`."""
 
     def list_page_results(self, job_id: str) -> list[PageResult]:
         """A job's page results, by page number."""
 
+    def list_results_for_page(self, source_doc_id: str, page_no: int) -> list[PageResult]:
+        """Every run's result for one page, oldest first."""
+
     def get_tokens(self, page_result_id: str) -> list[Token]:
         """A page result's tokens, by token_no."""
+
+    def ingest(self, page_result_id: str, *, mode: Literal["replace", "append"], tokens: list[Token] | None,
+               review: Review | None, links: list[Link] | None) -> PageResult:
+        """Write tokens, a review and links of one page result at once: all or nothing.
+
+        `replace`: `tokens` (when given) become the page result's tokens, `links` (when given)
+        its links. `append`: `tokens` are added after the existing ones (their first token_no
+        must equal the current count) and `links` added. A given `review` replaces the review.
+        The page result's `word_count` and `mean_confidence` follow its tokens. Returns it.
+
+        Raises:
+            NotFound: no such page result. InvalidTransition: an append whose first token_no is
+            not the current count (another writer appended first).
+        """
+
+    def get_review(self, page_result_id: str) -> Review | None:
+        """The review of a page result, None when it has none."""
+
+    def update_review(self, page_result_id: str, mutate: Callable[[Review | None], Review]) -> Review:
+        """Read the review (None if none), let `mutate` return the new one (it may raise) and
+        write it, atomically. Raises `NotFound` when the page result does not exist."""
+
+    def list_links(self, page_result_id: str) -> list[Link]:
+        """A page result's links, oldest first."""
 
     def add_cost(self, entry: CostEntry) -> bool:
         """Append a cost entry; False (and no change) when `entry.cost_id` is already logged."""

@@ -29,6 +29,7 @@ from pagesage.domain.pages import (
     PageStatus,
     Run,
     Token,
+    page_id,
 )
 from pagesage.errors import InvalidTransition, NotFound
 from pagesage.text.normalize import normalize_for_search
@@ -177,22 +178,22 @@ def started_job_with_pages(store, count: int) -> Job:
     job = make_job()
     job.start(count)
     store.create_job(job)
-    store.put_pages([Page(job_id=job.job_id, page_no=n, size_hint=n * 1000) for n in range(1, count + 1)])
+    store.put_pages([Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=n, size_hint=n * 1000) for n in range(1, count + 1)])
     return job
 
 
 def test_put_get_list_pages(store):
     job = started_job_with_pages(store, 3)
-    pages = store.list_pages(job.job_id)
+    pages = store.list_pages(job.source_doc_id)
     assert [p.page_no for p in pages] == [1, 2, 3]
-    assert store.get_page(job.job_id, 2).size_hint == 2000
+    assert store.get_page(page_id(job.source_doc_id, 2)).size_hint == 2000
     with pytest.raises(NotFound):
-        store.get_page(job.job_id, 4)
+        store.get_page(page_id(job.source_doc_id, 4))
 
 
 def test_finish_page_counts_once(store):
     job = started_job_with_pages(store, 3)
-    done = Page(job_id=job.job_id, page_no=1, status=PageStatus.DONE, width=10, height=20, dpi=300)
+    done = Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=1, status=PageStatus.DONE, width=10, height=20, dpi=300)
     after, changed = store.finish_page(done)
     assert changed is True
     assert (after.pages_done, after.pages_failed) == (1, 0)
@@ -202,30 +203,30 @@ def test_finish_page_counts_once(store):
     assert (again.pages_done, again.pages_failed) == (1, 0)
     stored = store.get_job(job.job_id)
     assert (stored.pages_done, stored.pages_failed) == (1, 0)
-    assert store.get_page(job.job_id, 1).width == 10
+    assert store.get_page(page_id(job.source_doc_id, 1)).width == 10
 
     # a redelivery reporting failure for an already-done page changes nothing either
     _, changed = store.finish_page(done.model_copy(update={"status": PageStatus.FAILED}))
     assert changed is False
-    assert store.get_page(job.job_id, 1).status is PageStatus.DONE
+    assert store.get_page(page_id(job.source_doc_id, 1)).status is PageStatus.DONE
     assert store.get_job(job.job_id).pages_failed == 0
 
 
 def test_finish_page_counts_failures(store):
     job = started_job_with_pages(store, 2)
-    failed = Page(job_id=job.job_id, page_no=2, status=PageStatus.FAILED, error_code="ocr_engine_error")
+    failed = Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=2, status=PageStatus.FAILED, error_code="ocr_engine_error")
     after, changed = store.finish_page(failed)
     assert changed
     assert (after.pages_done, after.pages_failed) == (0, 1)
-    assert store.get_page(job.job_id, 2).error_code == "ocr_engine_error"
+    assert store.get_page(page_id(job.source_doc_id, 2)).error_code == "ocr_engine_error"
 
 
 def test_finish_page_refuses_pending_and_unknown_pages(store):
     job = started_job_with_pages(store, 1)
     with pytest.raises(InvalidTransition):
-        store.finish_page(Page(job_id=job.job_id, page_no=1))
+        store.finish_page(Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=1))
     with pytest.raises(NotFound):
-        store.finish_page(Page(job_id=job.job_id, page_no=2, status=PageStatus.DONE))
+        store.finish_page(Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=2, status=PageStatus.DONE))
 
 
 def test_concurrent_finish_page_of_different_pages(store):
@@ -233,14 +234,14 @@ def test_concurrent_finish_page_of_different_pages(store):
     results: list[bool] = []
 
     def finish(i: int) -> None:
-        _, changed = store.finish_page(Page(job_id=job.job_id, page_no=i + 1, status=PageStatus.DONE))
+        _, changed = store.finish_page(Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=i + 1, status=PageStatus.DONE))
         results.append(changed)
 
     run_in_threads(20, finish)
     assert results == [True] * 20
     stored = store.get_job(job.job_id)
     assert (stored.pages_done, stored.pages_failed) == (20, 0)
-    assert all(p.status is PageStatus.DONE for p in store.list_pages(job.job_id))
+    assert all(p.status is PageStatus.DONE for p in store.list_pages(job.source_doc_id))
 
 
 def test_concurrent_finish_of_the_same_page_counts_once(store):
@@ -248,7 +249,7 @@ def test_concurrent_finish_of_the_same_page_counts_once(store):
     results: list[bool] = []
 
     def finish(_: int) -> None:
-        results.append(store.finish_page(Page(job_id=job.job_id, page_no=1, status=PageStatus.DONE))[1])
+        results.append(store.finish_page(Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=1, status=PageStatus.DONE))[1])
 
     run_in_threads(10, finish)
     assert sorted(results) == [False] * 9 + [True]
@@ -506,7 +507,7 @@ def test_purge_deletes_expired_jobs_with_their_records_and_blobs(store, tmp_path
         job.complete(now=finished)
     for job in (old, fresh, running):
         store.create_job(job)
-        store.put_pages([Page(job_id=job.job_id, page_no=1)])
+        store.put_pages([Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=1)])
         for prefix in ("originals", "pages", "results"):
             blobs.put_bytes(f"{prefix}/{job.job_id}/x", b"1", "application/octet-stream")
     run = Run(job_id=old.job_id, engine="tesseract", engine_version="5.3.0", config=CONFIG)
@@ -515,7 +516,7 @@ def test_purge_deletes_expired_jobs_with_their_records_and_blobs(store, tmp_path
     store.put_page_result(result, [token(0, "राम")])
 
     assert purge_expired(store=store, blobs=blobs, now=now) == [old.job_id]
-    assert store.list_pages(old.job_id) == [] and store.list_runs(old.job_id) == []
+    assert store.list_pages(old.source_doc_id) == [] and store.list_runs(old.job_id) == []
     assert store.list_page_results(old.job_id) == [] and store.get_tokens(result.page_result_id) == []
     assert not any(blobs.exists(f"{p}/{old.job_id}/x") for p in ("originals", "pages", "results"))
     for job in (fresh, running):
@@ -559,7 +560,7 @@ def test_racing_finishers_and_completion_never_move_the_job_backwards(store):
 
     def finish(i: int) -> None:
         page_no = i % 12 + 1  # every page reported by two workers at once
-        after, _ = store.finish_page(Page(job_id=job.job_id, page_no=page_no, status=PageStatus.DONE))
+        after, _ = store.finish_page(Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=page_no, status=PageStatus.DONE))
         if after.pages_done == 12:
             try:
                 store.update_job(job.job_id, lambda j: j.complete())
@@ -621,7 +622,8 @@ def test_firestore_records_carry_expire_at_and_get_the_jobs_on_finish(firestore_
     firestore_store.put_page_result(result, [token(0, "w")])
     client = firestore_store.client
     job_ref = client.collection("jobs").document(job.job_id)
-    records = [job_ref.collection("pages").document("00001"), job_ref.collection("pages").document("00002"),
+    records = [client.collection("pages").document(page_id(job.source_doc_id, 1)),
+               client.collection("pages").document(page_id(job.source_doc_id, 2)),
                client.collection("runs").document(run.run_id), client.collection("page_results").document(result.page_result_id),
                client.collection("page_results").document(result.page_result_id).collection("token_chunks").document("00000")]
     assert job_ref.get().to_dict()["expire_at"] is None
@@ -642,9 +644,9 @@ def test_firestore_reads_treat_expired_documents_not_yet_deleted_as_gone(firesto
     firestore_store.update_job(job.job_id, lambda j: j.complete())
     later = utcnow() + timedelta(hours=49)
     future = FirestoreStore(firestore_store.client, clock=lambda: later)
-    assert firestore_store.get_page(job.job_id, 1).page_no == 1
+    assert firestore_store.get_page(page_id(job.source_doc_id, 1)).page_no == 1
     with pytest.raises(NotFound):
         future.get_job(job.job_id)
     with pytest.raises(NotFound):
-        future.get_page(job.job_id, 1)
-    assert future.list_pages(job.job_id) == []
+        future.get_page(page_id(job.source_doc_id, 1))
+    assert future.list_pages(job.source_doc_id) == []

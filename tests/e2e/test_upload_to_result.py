@@ -136,11 +136,13 @@ def test_page_hash_is_the_hash_of_the_stored_page_image(http, services):
 
     job_id = upload(http, SAMPLES / "tesseract-testing-2pages.pdf", lang="eng").get_json()["job_id"]
     wait_finished(http, job_id)
-    for page in services.store.list_pages(job_id):
+    pages = services.store.list_pages(services.store.get_job(job_id).source_doc_id)
+    assert [p.page_no for p in pages] == [1, 2]
+    for page in pages:
         with services.blobs.open(page.image_key) as stored:
             assert hashlib.sha256(stored.read()).hexdigest() == page.sha256
     single = upload(http, SAMPLES / "alice_1.png", lang="eng").get_json()["job_id"]
     wait_finished(http, single)
-    (page,) = services.store.list_pages(single)
+    (page,) = services.store.list_pages(services.store.get_job(single).source_doc_id)
     assert page.image_key == services.store.get_job(single).upload.original_key
     assert page.sha256 == hashlib.sha256((SAMPLES / "alice_1.png").read_bytes()).hexdigest()

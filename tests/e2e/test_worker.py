@@ -135,7 +135,7 @@ def test_largest_pages_are_queued_first(services, corpus):
                               installed_languages=services.engine.installed_languages(), max_bytes=10**8,
                               store=services.store, blobs=services.blobs, queue=queue)
     handle_task(queue.tasks.pop(), held.worker)
-    sizes = {p.page_no: p.size_hint for p in services.store.list_pages(job.job_id)}
+    sizes = {p.page_no: p.size_hint for p in services.store.list_pages(job.source_doc_id)}
     assert len(sizes) == 8 and len(set(sizes.values())) > 1
     assert [t.priority for t in queue.tasks] == [sizes[t.page_no] for t in queue.tasks]
     assert all(t.priority > 0 for t in queue.tasks)

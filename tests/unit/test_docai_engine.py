@@ -310,7 +310,7 @@ def docai_job(tmp_path: Path, languages: str = "auto"):
     job = Job(job_id=job_id, upload=upload, languages=languages)
     job.start(1)
     store.create_job(job)
-    page = Page(job_id=job.job_id, page_no=1)
+    page = Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=1)
     store.put_pages([page])
     run = Run(job_id=job.job_id, engine="docai", engine_version="pretrained-ocr-v2.0-2023-06-02",
               config=EngineConfig(languages=languages, psm=3, oem=1, dpi=300))
@@ -343,6 +343,6 @@ def test_a_failed_document_ai_call_logs_no_cost(fake, engine, calls, tmp_path):
     ports = WorkerPorts(store=store, blobs=blobs, queue=None, engine=engine, settings=Settings(data_dir=tmp_path))
     run_page(job.job_id, 1, ports)
     assert len(fake.requests["ProcessDocument"]) == 1
-    assert store.get_page(job.job_id, 1).error_code == "ocr_engine_error"
+    assert store.get_page(page.page_id).error_code == "ocr_engine_error"
     assert store.get_job(job.job_id).status is JobStatus.FAILED
     assert calls == [] and store.list_costs(job.job_id) == []

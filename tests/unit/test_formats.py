@@ -61,7 +61,7 @@ def make_run(job: Job, languages: str = "auto", dpi: int = 300) -> Run:
 
 def done_page(job: Job, run: Run, page_no: int, tokens: list[Token], *, size: tuple[int, int],
               languages: str, dpi: int) -> PageView:
-    page = Page(job_id=job.job_id, page_no=page_no, status=PageStatus.DONE, width=size[0], height=size[1],
+    page = Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=page_no, status=PageStatus.DONE, width=size[0], height=size[1],
                 dpi=dpi, sha256="a" * 64, image_key=f"pages/{job.job_id}/{page_no:04d}.png")
     confs = [t.confidence for t in tokens]
     result = PageResult(
@@ -106,7 +106,7 @@ def failed_doc() -> DocumentView:
         for i, (t, x, y, b, p, ln, c) in enumerate(words)
     ]
     first = done_page(job, run, 1, tokens, size=(200, 100), languages="eng", dpi=300)
-    second = PageView(page=Page(job_id=job.job_id, page_no=2, status=PageStatus.FAILED,
+    second = PageView(page=Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=2, status=PageStatus.FAILED,
                                 error_code="ocr_engine_error", error_message="tesseract failed: boom"))
     return DocumentView(job=job, run=run, pages=[first, second])
 

@@ -46,7 +46,7 @@ def document(pages: list[PageView]) -> DocumentView:
 
 def page(no: int, toks: list[Token]) -> PageView:
     result = PageResult(run_id="r", job_id="j", page_no=no, config=CONFIG, lang_tag="en")
-    return PageView(page=Page(job_id="j", page_no=no, status=PageStatus.DONE), result=result, tokens=toks)
+    return PageView(page=Page(source_doc_id="d", job_id="j", page_no=no, status=PageStatus.DONE), result=result, tokens=toks)
 
 
 def test_markup_characters_render_literally():
@@ -64,7 +64,7 @@ def test_paragraphs_join_lines_and_mend_hyphenated_words():
 
 
 def test_pages_are_marked_and_failed_pages_say_why():
-    failed = PageView(page=Page(job_id="j", page_no=2, status=PageStatus.FAILED, error_code="corrupted_file"))
+    failed = PageView(page=Page(source_doc_id="d", job_id="j", page_no=2, status=PageStatus.FAILED, error_code="corrupted_file"))
     markdown = render_markdown(document([page(1, tokens([["रामः", "वनं"]], [0])), failed, page(3, [])]))
     assert "<!-- page 1 -->" in markdown and "<!-- page 2: failed (corrupted_file) -->" in markdown
     assert "<!-- page 3 -->" in markdown

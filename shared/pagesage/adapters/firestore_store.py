@@ -6,7 +6,8 @@ that expires (policies declared in `firestore.indexes.json` and Terraform):
 | path | content |
 |---|---|
 | `jobs/{job_id}` | the Job; `expire_at` = its `expiration_time` (completion + 48 h) |
-| `jobs/{job_id}/pages/{page_no:05d}` | a Page |
+| `source_docs/{source_doc_id}` | a SourceDoc, with `job_id` when an upload made it |
+| `pages/{page_id}` | a Page (`<source_doc_id>_p<page_no>`), with `source_doc_id`, `job_id` |
 | `runs/{run_id}` | a Run, with `job_id` |
 | `page_results/{page_result_id}` | a PageResult, with `job_id`, `run_id`, `page_no`, `chunk_count` |
 | `page_results/{id}/token_chunks/{n:05d}` | tokens `first_token_no`.. in columns (see below) |
@@ -42,6 +43,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from pagesage.domain.jobs import RESULT_TTL, Job, utcnow
 from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query
+from pagesage.domain.provenance import SourceDoc
 from pagesage.errors import InputError, InvalidTransition, NotFound, TransientError
 
 CHUNK_TOKENS = 2000
@@ -94,8 +96,8 @@ class FirestoreStore:
     def _job_ref(self, job_id: str):
         return self.client.collection("jobs").document(_doc_id(job_id))
 
-    def _page_ref(self, job_id: str, page_no: int):
-        return self._job_ref(job_id).collection("pages").document(f"{page_no:05d}")
+    def _page_ref(self, page_id: str):
+        return self.client.collection("pages").document(_doc_id(page_id))
 
     def _result_ref(self, page_result_id: str):
         return self.client.collection("page_results").document(_doc_id(page_result_id))
@@ -161,8 +163,9 @@ class FirestoreStore:
             for snap in self._job_query("page_results", job_id):
                 self.client.recursive_delete(snap.reference)
             writer = self.client.bulk_writer()
-            for snap in self._job_query("runs", job_id):
-                writer.delete(snap.reference)
+            for collection in ("runs", "pages", "source_docs"):
+                for snap in self._job_query(collection, job_id):
+                    writer.delete(snap.reference)
             writer.close()
             self.client.recursive_delete(self._job_ref(job_id))
 
@@ -172,8 +175,7 @@ class FirestoreStore:
     def _stamp_expiry(self, job_id: str, expire_at: datetime) -> None:
         """Give every record of a finished job the job's own `expire_at` (see module docstring)."""
         writer = self.client.bulk_writer()
-        refs: list = [s.reference for s in self._job_ref(job_id).collection("pages").stream()]
-        refs += [s.reference for s in self._job_query("runs", job_id)]
+        refs: list = [s.reference for c in ("pages", "runs", "source_docs") for s in self._job_query(c, job_id)]
         for snap in self._job_query("page_results", job_id):
             refs.append(snap.reference)
             refs += list(snap.reference.collection("token_chunks").list_documents())
@@ -181,32 +183,47 @@ class FirestoreStore:
             writer.update(ref, {"expire_at": expire_at})
         writer.close()
 
-    # -- pages ---------------------------------------------------------------------------
+    # -- source documents and pages ------------------------------------------------------
+    def create_source_doc(self, doc: SourceDoc) -> None:
+        data = {**_doc(doc, self._provisional() if doc.job_id else None), "created_at": doc.created_at}
+        with _translated():
+            try:
+                self.client.collection("source_docs").document(_doc_id(doc.source_doc_id)).create(data)
+            except gexc.AlreadyExists as exc:
+                raise InvalidTransition(f"source document {doc.source_doc_id} exists") from exc
+
+    def get_source_doc(self, source_doc_id: str) -> SourceDoc:
+        with _translated():
+            data = self._alive(self.client.collection("source_docs").document(_doc_id(source_doc_id)).get().to_dict())
+        if data is None:
+            raise NotFound("no such source document")
+        return SourceDoc.model_validate(data)
+
     def put_pages(self, pages: list[Page]) -> None:
         expire_at = self._provisional()
         with _translated():
             for group in _batches(pages, 500):
                 batch = self.client.batch()
                 for page in group:
-                    batch.set(self._page_ref(page.job_id, page.page_no), _doc(page, expire_at))
+                    batch.set(self._page_ref(page.page_id), _doc(page, expire_at if page.job_id else None))
                 batch.commit()
 
-    def get_page(self, job_id: str, page_no: int) -> Page:
+    def get_page(self, page_id: str) -> Page:
         with _translated():
-            data = self._alive(self._page_ref(job_id, page_no).get().to_dict())
+            data = self._alive(self._page_ref(page_id).get().to_dict())
         if data is None:
             raise NotFound("no such page")
         return Page.model_validate(data)
 
-    def list_pages(self, job_id: str) -> list[Page]:
-        query = self._job_ref(job_id).collection("pages").order_by("page_no")
+    def list_pages(self, source_doc_id: str) -> list[Page]:
+        query = self.client.collection("pages").where(filter=FieldFilter("source_doc_id", "==", source_doc_id)).order_by("page_no")
         with _translated():
             return [Page.model_validate(d) for d in self._live_docs(query.stream())]
 
     def finish_page(self, page: Page) -> tuple[Job, bool]:
         if page.status is PageStatus.PENDING:
             raise InvalidTransition("finish_page needs a done or failed page")
-        page_ref, job_ref = self._page_ref(page.job_id, page.page_no), self._job_ref(page.job_id)
+        page_ref, job_ref = self._page_ref(page.page_id), self._job_ref(page.job_id)
 
         def attempt() -> bool:
             snap = page_ref.get()

@@ -8,29 +8,42 @@ processes. Each thread has its own connection.
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 import threading
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Literal
 
-from pagesage.domain.jobs import Job
+from pagesage.domain.jobs import Job, utcnow
 from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query
-from pagesage.errors import InvalidTransition, NotFound
+from pagesage.domain.provenance import Link, Review, SourceDoc
+from pagesage.errors import InputError, InvalidTransition, NotFound
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, expire_at REAL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs (expire_at) WHERE expire_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS pages (
-    job_id TEXT NOT NULL, page_no INTEGER NOT NULL, doc TEXT NOT NULL,
-    PRIMARY KEY (job_id, page_no)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS source_docs (
+    source_doc_id TEXT PRIMARY KEY, job_id TEXT, created_at REAL NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS source_docs_by_time ON source_docs (created_at, source_doc_id);
+CREATE INDEX IF NOT EXISTS source_docs_by_job ON source_docs (job_id) WHERE job_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS doc_pages (
+    page_id TEXT PRIMARY KEY, source_doc_id TEXT NOT NULL, job_id TEXT, page_no INTEGER NOT NULL,
+    doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS doc_pages_by_doc ON doc_pages (source_doc_id, page_no);
+CREATE INDEX IF NOT EXISTS doc_pages_by_job ON doc_pages (job_id) WHERE job_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, job_id TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_id);
 CREATE TABLE IF NOT EXISTS page_results (
-    page_result_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, job_id TEXT NOT NULL,
-    page_no INTEGER NOT NULL, doc TEXT NOT NULL, UNIQUE (run_id, page_no));
+    page_result_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, job_id TEXT,
+    page_no INTEGER NOT NULL, doc TEXT NOT NULL, source_doc_id TEXT, UNIQUE (run_id, page_no));
 CREATE INDEX IF NOT EXISTS page_results_by_job ON page_results (job_id, page_no);
+CREATE TABLE IF NOT EXISTS reviews (page_result_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS links (
+    link_id TEXT PRIMARY KEY, page_result_id TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS links_by_result ON links (page_result_id, seq);
 CREATE TABLE IF NOT EXISTS tokens (
     page_result_id TEXT NOT NULL, token_no INTEGER NOT NULL, text TEXT NOT NULL,
     text_norm TEXT NOT NULL, x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL,
@@ -48,7 +61,8 @@ CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expire_at);
 _COST_COLUMNS = {"created_at": "REAL", "project_id": "TEXT"}
 """Columns of `costs` added after its first release; `_migrate` adds them to older databases."""
 
-_COST_INDEXES = """
+_LATER_INDEXES = """
+CREATE INDEX IF NOT EXISTS page_results_by_page ON page_results (source_doc_id, page_no);
 CREATE INDEX IF NOT EXISTS costs_by_time ON costs (created_at, seq);
 CREATE INDEX IF NOT EXISTS costs_by_job_time ON costs (job_id, created_at, seq);
 CREATE INDEX IF NOT EXISTS costs_by_project_time ON costs (project_id, created_at, seq) WHERE project_id IS NOT NULL;
@@ -74,20 +88,25 @@ class SqliteStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Bring a database made by an older PageSage up to this schema: add the `costs`
-        columns it lacks (`CREATE TABLE IF NOT EXISTS` leaves an existing table as it was),
-        fill them from each entry's document, then create the indexes on them."""
+        """Bring a database made by an older PageSage up to this schema: add the columns it
+        lacks (`CREATE TABLE IF NOT EXISTS` leaves an existing table as it was), fill them from
+        each record's document, then create the indexes on them. Pages keyed by job (before
+        source documents) move to `doc_pages` under their job's source document."""
         with self._transaction() as db:
             present = {row[1] for row in db.execute("PRAGMA table_info(costs)")}
             for column, kind in _COST_COLUMNS.items():
                 if column not in present:
                     db.execute(f"ALTER TABLE costs ADD COLUMN {column} {kind}")
+            if "source_doc_id" not in {row[1] for row in db.execute("PRAGMA table_info(page_results)")}:
+                db.execute("ALTER TABLE page_results ADD COLUMN source_doc_id TEXT")
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'pages'").fetchone():
+                _move_job_pages(db)
             stale = db.execute("SELECT cost_id, doc FROM costs WHERE created_at IS NULL").fetchall()
             for cost_id, doc in stale:
                 entry = CostEntry.model_validate_json(doc)
                 db.execute("UPDATE costs SET created_at = ?, project_id = ? WHERE cost_id = ?",
                            (entry.created_at.timestamp(), entry.project_id, cost_id))
-        self._connection().executescript(_COST_INDEXES)
+        self._connection().executescript(_LATER_INDEXES)
 
     # -- connections ---------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -146,40 +165,69 @@ class SqliteStore:
     def delete_job(self, job_id: str) -> None:
         with self._transaction() as db:
             for (result_id,) in db.execute("SELECT page_result_id FROM page_results WHERE job_id = ?", (job_id,)).fetchall():
-                db.execute("DELETE FROM tokens WHERE page_result_id = ?", (result_id,))
-            for table in ("page_results", "runs", "pages", "jobs"):
+                for table in ("tokens", "reviews", "links"):
+                    db.execute(f"DELETE FROM {table} WHERE page_result_id = ?", (result_id,))
+            for table in ("page_results", "runs", "doc_pages", "source_docs", "jobs"):
                 db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
 
-    # -- pages ---------------------------------------------------------------------------
+    # -- source documents and pages ------------------------------------------------------
+    def create_source_doc(self, doc: SourceDoc) -> None:
+        with self._transaction() as db:
+            try:
+                db.execute("INSERT INTO source_docs (source_doc_id, job_id, created_at, doc) VALUES (?, ?, ?, ?)",
+                           (doc.source_doc_id, doc.job_id, doc.created_at.timestamp(), doc.model_dump_json()))
+            except sqlite3.IntegrityError as exc:
+                raise InvalidTransition(f"source document {doc.source_doc_id} exists") from exc
+
+    def get_source_doc(self, source_doc_id: str) -> SourceDoc:
+        row = self._connection().execute(
+            f"SELECT s.doc FROM source_docs s {_LIVE_JOIN} WHERE s.source_doc_id = ? AND {_LIVE}",
+            (source_doc_id, utcnow().timestamp())).fetchone()
+        if row is None:
+            raise NotFound("no such source document")
+        return SourceDoc.model_validate_json(row[0])
+
+    def list_source_docs(self, limit: int, cursor: str | None = None) -> tuple[list[SourceDoc], str | None]:
+        after = decode_cursor(cursor) if cursor else (float("-inf"), "")
+        rows = self._connection().execute(
+            f"SELECT s.doc, s.created_at, s.source_doc_id FROM source_docs s {_LIVE_JOIN} "
+            f"WHERE {_LIVE} AND (s.created_at > ? OR (s.created_at = ? AND s.source_doc_id > ?)) "
+            "ORDER BY s.created_at, s.source_doc_id LIMIT ?",
+            (utcnow().timestamp(), after[0], after[0], after[1], limit + 1)).fetchall()
+        docs = [SourceDoc.model_validate_json(r[0]) for r in rows[:limit]]
+        more = len(rows) > limit
+        return docs, encode_cursor(rows[limit - 1][1], rows[limit - 1][2]) if more else None
+
     def put_pages(self, pages: list[Page]) -> None:
         with self._transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO pages (job_id, page_no, doc) VALUES (?, ?, ?)",
-                [(p.job_id, p.page_no, p.model_dump_json()) for p in pages],
+                "INSERT OR REPLACE INTO doc_pages (page_id, source_doc_id, job_id, page_no, doc) VALUES (?, ?, ?, ?, ?)",
+                [(p.page_id, p.source_doc_id, p.job_id, p.page_no, p.model_dump_json()) for p in pages],
             )
 
-    def get_page(self, job_id: str, page_no: int) -> Page:
-        return Page.model_validate_json(self._one("SELECT doc FROM pages WHERE job_id = ? AND page_no = ?", (job_id, page_no)))
+    def get_page(self, page_id: str) -> Page:
+        return Page.model_validate_json(self._one("SELECT doc FROM doc_pages WHERE page_id = ?", (page_id,)))
 
-    def list_pages(self, job_id: str) -> list[Page]:
-        rows = self._connection().execute("SELECT doc FROM pages WHERE job_id = ? ORDER BY page_no", (job_id,))
+    def list_pages(self, source_doc_id: str) -> list[Page]:
+        rows = self._connection().execute("SELECT doc FROM doc_pages WHERE source_doc_id = ? ORDER BY page_no", (source_doc_id,))
         return [Page.model_validate_json(r[0]) for r in rows]
 
     def finish_page(self, page: Page) -> tuple[Job, bool]:
         if page.status is PageStatus.PENDING:
             raise InvalidTransition("finish_page needs a done or failed page")
         with self._transaction() as db:
-            row = db.execute("SELECT doc FROM pages WHERE job_id = ? AND page_no = ?", (page.job_id, page.page_no)).fetchone()
-            if row is None:
+            row = db.execute("SELECT doc FROM doc_pages WHERE page_id = ?", (page.page_id,)).fetchone()
+            job_row = db.execute("SELECT doc FROM jobs WHERE job_id = ?", (page.job_id,)).fetchone()
+            if row is None or job_row is None:
                 raise NotFound("no such page")
-            job = Job.model_validate_json(db.execute("SELECT doc FROM jobs WHERE job_id = ?", (page.job_id,)).fetchone()[0])
+            job = Job.model_validate_json(job_row[0])
             if Page.model_validate_json(row[0]).status is not PageStatus.PENDING:
                 return job, False
             if page.status is PageStatus.DONE:
                 job.pages_done += 1
             else:
                 job.pages_failed += 1
-            db.execute("UPDATE pages SET doc = ? WHERE job_id = ? AND page_no = ?", (page.model_dump_json(), page.job_id, page.page_no))
+            db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (page.model_dump_json(), page.page_id))
             db.execute("UPDATE jobs SET doc = ? WHERE job_id = ?", (job.model_dump_json(), job.job_id))
         return job, True
 
@@ -199,30 +247,72 @@ class SqliteStore:
         with self._transaction() as db:
             old = db.execute("SELECT page_result_id FROM page_results WHERE run_id = ? AND page_no = ?", (result.run_id, result.page_no)).fetchall()
             for (old_id,) in old:
-                db.execute("DELETE FROM tokens WHERE page_result_id = ?", (old_id,))
-                db.execute("DELETE FROM page_results WHERE page_result_id = ?", (old_id,))
+                for table in ("tokens", "reviews", "links", "page_results"):
+                    db.execute(f"DELETE FROM {table} WHERE page_result_id = ?", (old_id,))
             db.execute(
-                "INSERT INTO page_results (page_result_id, run_id, job_id, page_no, doc) VALUES (?, ?, ?, ?, ?)",
-                (result.page_result_id, result.run_id, result.job_id, result.page_no, result.model_dump_json()),
+                "INSERT INTO page_results (page_result_id, run_id, job_id, source_doc_id, page_no, doc) VALUES (?, ?, ?, ?, ?, ?)",
+                (result.page_result_id, result.run_id, result.job_id, result.source_doc_id, result.page_no, result.model_dump_json()),
             )
-            db.executemany(
-                f"INSERT INTO tokens (page_result_id, {_TOKEN_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                [(result.page_result_id, t.token_no, t.text, t.text_norm, t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h,
-                  t.confidence, t.kind, t.block, t.par, t.line, t.lang) for t in tokens],
-            )
+            _insert_tokens(db, result.page_result_id, tokens)
+
+    def get_page_result(self, page_result_id: str) -> PageResult:
+        return PageResult.model_validate_json(self._one("SELECT doc FROM page_results WHERE page_result_id = ?", (page_result_id,)))
 
     def list_page_results(self, job_id: str) -> list[PageResult]:
         rows = self._connection().execute("SELECT doc FROM page_results WHERE job_id = ? ORDER BY page_no", (job_id,))
         return [PageResult.model_validate_json(r[0]) for r in rows]
 
-    def get_tokens(self, page_result_id: str) -> list[Token]:
+    def list_results_for_page(self, source_doc_id: str, page_no: int) -> list[PageResult]:
         rows = self._connection().execute(
-            f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE page_result_id = ? ORDER BY token_no", (page_result_id,))
-        return [
-            Token.model_construct(token_no=r[0], text=r[1], text_norm=r[2], bbox=BBox.model_construct(x=r[3], y=r[4], w=r[5], h=r[6]),
-                                  confidence=r[7], kind=r[8], block=r[9], par=r[10], line=r[11], lang=r[12])
-            for r in rows
-        ]
+            "SELECT doc FROM page_results WHERE source_doc_id = ? AND page_no = ?", (source_doc_id, page_no))
+        return sorted((PageResult.model_validate_json(r[0]) for r in rows), key=lambda r: (r.created_at, r.page_result_id))
+
+    def get_tokens(self, page_result_id: str) -> list[Token]:
+        return _select_tokens(self._connection(), page_result_id)
+
+    def ingest(self, page_result_id: str, *, mode: Literal["replace", "append"], tokens: list[Token] | None,
+               review: Review | None, links: list[Link] | None) -> PageResult:
+        with self._transaction() as db:
+            row = db.execute("SELECT doc FROM page_results WHERE page_result_id = ?", (page_result_id,)).fetchone()
+            if row is None:
+                raise NotFound("no such page result")
+            result = PageResult.model_validate_json(row[0])
+            if tokens is not None:
+                if mode == "replace":
+                    db.execute("DELETE FROM tokens WHERE page_result_id = ?", (page_result_id,))
+                else:
+                    count = db.execute("SELECT COUNT(*) FROM tokens WHERE page_result_id = ?", (page_result_id,)).fetchone()[0]
+                    if tokens and tokens[0].token_no != count:
+                        raise InvalidTransition(f"append must start at token_no {count}, not {tokens[0].token_no}")
+                _insert_tokens(db, page_result_id, tokens)
+                count, mean = db.execute("SELECT COUNT(*), AVG(confidence) FROM tokens WHERE page_result_id = ?",
+                                         (page_result_id,)).fetchone()
+                result = result.model_copy(update={"word_count": count, "mean_confidence": round(mean, 2) if count else None})
+                db.execute("UPDATE page_results SET doc = ? WHERE page_result_id = ?", (result.model_dump_json(), page_result_id))
+            if review is not None:
+                db.execute("INSERT OR REPLACE INTO reviews (page_result_id, doc) VALUES (?, ?)", (page_result_id, review.model_dump_json()))
+            if links is not None:
+                if mode == "replace":
+                    db.execute("DELETE FROM links WHERE page_result_id = ?", (page_result_id,))
+                _insert_links(db, links)
+        return result
+
+    def get_review(self, page_result_id: str) -> Review | None:
+        row = self._connection().execute("SELECT doc FROM reviews WHERE page_result_id = ?", (page_result_id,)).fetchone()
+        return Review.model_validate_json(row[0]) if row else None
+
+    def update_review(self, page_result_id: str, mutate: Callable[[Review | None], Review]) -> Review:
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM page_results WHERE page_result_id = ?", (page_result_id,)).fetchone() is None:
+                raise NotFound("no such page result")
+            row = db.execute("SELECT doc FROM reviews WHERE page_result_id = ?", (page_result_id,)).fetchone()
+            review = mutate(Review.model_validate_json(row[0]) if row else None)
+            db.execute("INSERT OR REPLACE INTO reviews (page_result_id, doc) VALUES (?, ?)", (page_result_id, review.model_dump_json()))
+        return review
+
+    def list_links(self, page_result_id: str) -> list[Link]:
+        rows = self._connection().execute("SELECT doc FROM links WHERE page_result_id = ? ORDER BY seq", (page_result_id,))
+        return [Link.model_validate_json(r[0]) for r in rows]
 
     # -- costs and counters --------------------------------------------------------------
     def add_cost(self, entry: CostEntry) -> bool:
@@ -263,6 +353,64 @@ class SqliteStore:
                 (key, expire_at.timestamp()),
             )
             return db.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()[0]
+
+
+_LIVE_JOIN = "LEFT JOIN jobs j ON j.job_id = s.job_id"
+_LIVE = "(s.job_id IS NULL OR (j.job_id IS NOT NULL AND (j.expire_at IS NULL OR j.expire_at > ?)))"
+"""A source document is live when no job made it, or its job exists and has not expired."""
+
+
+def encode_cursor(created_at: float, source_doc_id: str) -> str:
+    """An opaque page cursor: the last item's (created_at epoch seconds, id), URL-safe."""
+    return base64.urlsafe_b64encode(json.dumps([created_at, source_doc_id]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """The position a cursor from `encode_cursor` names. Raises `InputError` for anything else."""
+    try:
+        created_at, source_doc_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return float(created_at), str(source_doc_id)
+    except (ValueError, TypeError) as exc:
+        raise InputError("cursor is not one this API issued", error_code="invalid_cursor") from exc
+
+
+def _insert_tokens(db: sqlite3.Connection, page_result_id: str, tokens: list[Token]) -> None:
+    db.executemany(
+        f"INSERT INTO tokens (page_result_id, {_TOKEN_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+        [(page_result_id, t.token_no, t.text, t.text_norm, t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h,
+          t.confidence, t.kind, t.block, t.par, t.line, t.lang) for t in tokens],
+    )
+
+
+def _select_tokens(db: sqlite3.Connection, page_result_id: str) -> list[Token]:
+    rows = db.execute(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE page_result_id = ? ORDER BY token_no", (page_result_id,))
+    return [
+        Token.model_construct(token_no=r[0], text=r[1], text_norm=r[2], bbox=BBox.model_construct(x=r[3], y=r[4], w=r[5], h=r[6]),
+                              confidence=r[7], kind=r[8], block=r[9], par=r[10], line=r[11], lang=r[12])
+        for r in rows
+    ]
+
+
+def _insert_links(db: sqlite3.Connection, links: list[Link]) -> None:
+    seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM links").fetchone()[0]
+    db.executemany("INSERT INTO links (link_id, page_result_id, seq, doc) VALUES (?, ?, ?, ?)",
+                   [(link.link_id, link.page_result_id, seq + i, link.model_dump_json()) for i, link in enumerate(links, 1)])
+
+
+def _move_job_pages(db: sqlite3.Connection) -> None:
+    """Move pages of the job-keyed `pages` table (before source documents) into `doc_pages`,
+    giving each job without one its source document id."""
+    for job_id, doc in db.execute("SELECT job_id, doc FROM jobs").fetchall():
+        data = json.loads(doc)
+        if "source_doc_id" not in data:
+            job = Job.model_validate(data)  # draws its source_doc_id
+            db.execute("UPDATE jobs SET doc = ? WHERE job_id = ?", (job.model_dump_json(), job_id))
+    for job_id, doc in db.execute("SELECT job_id, doc FROM pages").fetchall():
+        source_doc_id = json.loads(db.execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0])["source_doc_id"]
+        page = Page.model_validate({**json.loads(doc), "source_doc_id": source_doc_id})
+        db.execute("INSERT OR REPLACE INTO doc_pages (page_id, source_doc_id, job_id, page_no, doc) VALUES (?, ?, ?, ?, ?)",
+                   (page.page_id, source_doc_id, job_id, page.page_no, page.model_dump_json()))
+    db.execute("DROP TABLE pages")
 
 
 def _expiry(job: Job) -> float | None:

@@ -95,6 +95,8 @@ class Job(BaseModel):
     """One OCR job. Mutate only through the transition methods.
 
     Attributes:
+        source_doc_id: the SourceDoc (the data view of the same document, its pages, runs and
+            results) this job creates; 22 URL-safe characters.
         languages: the requested Tesseract language spec (`auto`, `eng`, `san+eng`, ...).
         page_count: pages in the document, known once the worker has opened it.
         pages_done / pages_failed: pages finished with and without a result.
@@ -102,6 +104,7 @@ class Job(BaseModel):
     """
 
     job_id: str = Field(default_factory=new_job_id)
+    source_doc_id: str = Field(default_factory=lambda: secrets.token_urlsafe(16))
     status: JobStatus = JobStatus.PENDING
     upload: DocumentUpload
     languages: str = "auto"

@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 from pagesage.domain.jobs import utcnow
 from pagesage.errors import InputError
@@ -86,10 +86,18 @@ class PageStatus(str, Enum):
     FAILED = "failed"
 
 
+def page_id(source_doc_id: str, page_no: int) -> str:
+    """The id of page `page_no` of a source document: `<source_doc_id>_p<page_no>`."""
+    return f"{source_doc_id}_p{page_no}"
+
+
 class Page(BaseModel):
-    """One page of a job's document: the stable coordinate system of its results.
+    """One page of a source document: the stable coordinate system of its results ("page 17
+    of doc X", provenance seed §2), and its progress in the job that OCRs it.
 
     Attributes:
+        page_id: `<source_doc_id>_p<page_no>` (computed).
+        job_id: the job that OCRs this page in the pipeline; None for a registered document.
         page_no: 1-based.
         width, height: pixels of the stored page image, which is upright (any OSD rotation
             applied), so token boxes are in its coordinates.
@@ -101,8 +109,9 @@ class Page(BaseModel):
         size_hint: pixel area estimated before rendering, used to schedule big pages first.
     """
 
-    job_id: str
+    source_doc_id: str
     page_no: int = Field(ge=1)
+    job_id: str | None = None
     status: PageStatus = PageStatus.PENDING
     width: int | None = None
     height: int | None = None
@@ -112,6 +121,12 @@ class Page(BaseModel):
     size_hint: int = 0
     error_code: str | None = None
     error_message: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def page_id(self) -> str:
+        """`<source_doc_id>_p<page_no>`."""
+        return page_id(self.source_doc_id, self.page_no)
 
 
 class OsdResult(BaseModel):
@@ -144,14 +159,16 @@ class EngineConfig(BaseModel):
 
 
 class Run(BaseModel):
-    """One execution of an OCR engine over a job's document (provenance seed §3).
+    """One execution of an OCR engine over a source document (provenance seed §3): by the
+    pipeline for a job, or by an outside engine registered through `POST /api/v1/ocr/runs`.
 
     `config.languages` is the requested spec (it may be `auto`); each page's effective model
     and detection are on its PageResult.
     """
 
     run_id: str = Field(default_factory=new_id)
-    job_id: str
+    job_id: str | None = None
+    source_doc_id: str | None = None
     engine: str
     engine_version: str
     config: EngineConfig
@@ -175,7 +192,8 @@ class PageResult(BaseModel):
 
     page_result_id: str = Field(default_factory=new_id)
     run_id: str
-    job_id: str
+    job_id: str | None = None
+    source_doc_id: str | None = None
     page_no: int = Field(ge=1)
     config: EngineConfig
     detection: OsdResult | None = None

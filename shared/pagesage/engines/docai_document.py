@@ -494,13 +494,13 @@ def document_view(document: documentai.Document, inputs: Sequence[Path]) -> Docu
     job.start(len(converted))
     config = EngineConfig(languages="auto", psm=NOT_APPLICABLE, oem=NOT_APPLICABLE, dpi=0)
     version = processor_version_of(document)
-    run = Run(job_id=job.job_id, engine="docai", engine_version=version.rsplit("/", 1)[-1] if version else "unknown",
+    run = Run(job_id=job.job_id, source_doc_id=job.source_doc_id, engine="docai", engine_version=version.rsplit("/", 1)[-1] if version else "unknown",
               config=config, status="completed", log=list(notes))
     views = []
     for converted_page in converted:
         tag = converted_page.language or "und"
         tokens = build_tokens(converted_page.words, "auto", page_tag=tag)
-        page = Page(job_id=job.job_id, page_no=converted_page.page_number, status=PageStatus.DONE,
+        page = Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=converted_page.page_number, status=PageStatus.DONE,
                     width=converted_page.width or None, height=converted_page.height or None)
         result = PageResult(
             run_id=run.run_id, job_id=job.job_id, page_no=page.page_no, config=config, lang_tag=tag,

@@ -4,7 +4,8 @@ Cloud Storage emits `google.cloud.storage.object.v1.finalized` for every new obj
 generation of one); Eventarc delivers it at least once, for the whole bucket (it cannot filter
 by prefix). So:
     * objects outside `incoming/`, folder placeholders and other buckets are ignored;
-    * the job id is derived from (bucket, name, generation): a redelivered event finds its job
+    * the job id (and its source document's) is derived from (bucket, name, generation): a
+      redelivered event finds its job
       and only re-queues it if it is still pending, while a new upload over the same name (a
       new generation) is a new job;
     * an object that cannot be OCR'd (empty, over the size limit, not JPEG/PNG/PDF/TIFF, an
@@ -27,7 +28,7 @@ from pagesage.engines.languages import parse_spec
 from pagesage.errors import InputError, InvalidLanguage, InvalidTransition, NotFound
 from pagesage.imaging import MAGIC_BYTES_NEEDED, detect_format
 from pagesage.ports import BlobStore, Store, Task, TaskQueue
-from pagesage.services.submit import original_key, queue_job, sanitize_filename
+from pagesage.services.submit import original_key, queue_job, sanitize_filename, source_doc_of
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,10 @@ def accept_dropped_object(obj: DroppedObject, *, bucket: str, installed_language
     job, problem = _inspect(obj, job_id, installed_languages, max_bytes, blobs)
     if problem is None:
         blobs.copy(obj.name, job.upload.original_key)
+        try:
+            store.create_source_doc(source_doc_of(job))
+        except InvalidTransition:  # a concurrent delivery of the same event made it
+            pass
     else:
         job.fail(*problem)
     try:
@@ -143,7 +148,9 @@ def _inspect(obj: DroppedObject, job_id: str, installed: frozenset[str] | set[st
         content_type=file_format.value, sha256=digest or "0" * 64,
         original_key=original_key(job_id, file_format) if problem is None else obj.name,
     )
-    return Job(job_id=job_id, upload=upload, languages=languages if isinstance(languages, str) else "auto"), problem
+    source_doc_id = base64.urlsafe_b64encode(hashlib.sha256(f"source:{job_id}".encode()).digest()).decode()[:22]
+    job = Job(job_id=job_id, source_doc_id=source_doc_id, upload=upload, languages=languages if isinstance(languages, str) else "auto")
+    return job, problem
 
 
 def _head_and_digest(key: str, blobs: BlobStore) -> tuple[bytes, str]:

@@ -41,7 +41,7 @@ def load_document(job_id: str, store: Store) -> DocumentView:
     runs = store.list_runs(job_id)
     results = {r.page_no: r for r in store.list_page_results(job_id)}
     pages = []
-    for page in store.list_pages(job_id):
+    for page in store.list_pages(job.source_doc_id):
         result = results.get(page.page_no) if page.status is PageStatus.DONE else None
         tokens = store.get_tokens(result.page_result_id) if result else []
         pages.append(PageView(page=page, result=result, tokens=tokens))

@@ -73,6 +73,7 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
     result = PageResult(
         run_id=run.run_id,
         job_id=job.job_id,
+        source_doc_id=job.source_doc_id,
         page_no=page.page_no,
         config=config,
         detection=detection,

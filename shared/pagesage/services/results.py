@@ -18,7 +18,7 @@ def get_status(job_id: str, *, store: Store) -> StatusResponse:
     if not is_job_id(job_id):
         raise NotFound("no such job")
     job = store.get_job(job_id)
-    pages = store.list_pages(job_id) if job.pages_failed else []
+    pages = store.list_pages(job.source_doc_id) if job.pages_failed else []
     return StatusResponse.of(job, pages)
 
 

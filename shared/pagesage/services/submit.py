@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
 from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, JobErrorCode
+from pagesage.domain.provenance import SourceDoc, SourceKind
 from pagesage.engines.languages import parse_spec
 from pagesage.errors import ContentTypeMismatch, EmptyFile, FileTooLarge, TransientError, UnsupportedFormat
 from pagesage.imaging import MAGIC_BYTES_NEEDED, detect_format
@@ -102,12 +103,25 @@ def submit_document(
         job.upload.original_key = original_key(job.job_id, detected)
         blobs.put_file(job.upload.original_key, Path(tmp.name), detected.value)
     try:
+        store.create_source_doc(source_doc_of(job))
         store.create_job(job)
     except Exception:
         blobs.delete_prefix(f"originals/{job.job_id}/")
         raise
     queue_job(job, store=store, queue=queue)
     return job
+
+
+def source_doc_of(job: Job) -> SourceDoc:
+    """The SourceDoc (data view) of an uploaded or dropped document: a PDF, or an image set of
+    one image (a multi-frame TIFF is one too), titled with its file name, belonging to `job`."""
+    upload = job.upload
+    return SourceDoc(
+        source_doc_id=job.source_doc_id,
+        kind=SourceKind.PDF if upload.file_format is FileFormat.PDF else SourceKind.IMAGE_SET,
+        title=upload.file_name, original_key=upload.original_key, file_name=upload.file_name,
+        content_type=upload.content_type, file_size=upload.file_size, sha256=upload.sha256, job_id=job.job_id,
+    )
 
 
 def original_key(job_id: str, file_format: FileFormat) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pagesage.config import Settings
 from pagesage.domain.jobs import Job, JobErrorCode, JobStatus
-from pagesage.domain.pages import EngineConfig, Page, PageStatus, Run
+from pagesage.domain.pages import EngineConfig, Page, PageStatus, Run, page_id
 from pagesage.errors import CorruptedFile, DocumentError, NotFound, PageSageError
 from pagesage.imaging import page_sizes
 from pagesage.ports import BlobStore, OcrEngine, Store, Task, TaskQueue
@@ -62,7 +62,7 @@ def prepare_job(job_id: str, ports: WorkerPorts) -> None:
     store, settings = ports.store, ports.settings
     job = store.get_job(job_id)
     if job.status is JobStatus.PROCESSING:  # redelivery after a crash mid fan-out
-        _enqueue_pending(job, store.list_pages(job_id), ports.queue)
+        _enqueue_pending(job, store.list_pages(job.source_doc_id), ports.queue)
         return
     if job.status is not JobStatus.PENDING:
         return
@@ -80,11 +80,13 @@ def prepare_job(job_id: str, ports: WorkerPorts) -> None:
     if not store.list_runs(job_id):
         store.put_run(Run(
             job_id=job_id,
+            source_doc_id=job.source_doc_id,
             engine=ports.engine.name,
             engine_version=ports.engine.version(),
             config=EngineConfig(languages=job.languages, psm=settings.psm, oem=settings.oem, dpi=settings.dpi),
         ))
-    pages = [Page(job_id=job_id, page_no=n, size_hint=area) for n, area in enumerate(sizes, start=1)]
+    pages = [Page(source_doc_id=job.source_doc_id, job_id=job_id, page_no=n, size_hint=area)
+             for n, area in enumerate(sizes, start=1)]
     store.put_pages(pages)
     job = store.update_job(job_id, lambda j: j.start(len(pages)))
     _enqueue_pending(job, pages, ports.queue)
@@ -100,7 +102,7 @@ def run_page(job_id: str, page_no: int, ports: WorkerPorts, *, last_attempt: boo
     job = store.get_job(job_id)
     if job.status is not JobStatus.PROCESSING:
         return
-    page = store.get_page(job_id, page_no)
+    page = store.get_page(page_id(job.source_doc_id, page_no))
     if page.status is PageStatus.PENDING:
         job, _ = store.finish_page(_attempt_page(job, page, ports, last_attempt))
     if _all_pages_counted(job):  # also on redelivery, to finish a job a crash left unfinished

@@ -1,0 +1,154 @@
+"""The data view of OCR'd documents beyond runs and tokens: source documents, human review and
+dictionary links (provenance seed `ocr-provenance-model.txt` §1, §6, §7).
+
+A SourceDoc is the real-world source (a PDF, a set of scanned images, or a remote file); its
+Pages are the stable coordinate system; Runs and PageResults (domain/pages.py) are what engines
+produced on them. An upload creates one SourceDoc (its job is the process view of the same
+document) and the pipeline's run; outside engines register documents and runs through the API
+and ingest their tokens. A Review is the curated layer over one page result; Links tie a page
+result to entries of a dictionary that lives elsewhere (only the entry's id is kept).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from pagesage.domain.jobs import utcnow
+from pagesage.domain.pages import new_id
+from pagesage.errors import InvalidTransition
+
+ENTRY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
+"""A dictionary entry id: 1-200 characters of letters, digits and `._:-`, starting with a letter
+or digit (UUIDs, `mw:12345`, `sc_03.rama` all fit)."""
+
+URI_PATTERN = re.compile(r"(gs|s3)://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]/\S+|https?://\S+")
+"""A remote source: `gs://bucket/object`, `s3://bucket/key` or an http(s) URL."""
+
+MetadataValue = str | int | float | bool | None
+
+
+class SourceKind(str, Enum):
+    """What a source document is (seed §1)."""
+
+    PDF = "pdf"
+    IMAGE_SET = "image_set"
+    REMOTE_URL = "remote_url"
+
+
+class SourceDoc(BaseModel):
+    """A real-world source: identity and metadata (seed §1, table `ocr_source_doc`).
+
+    Attributes:
+        source_doc_id: 22 URL-safe characters.
+        title: display title (an upload's file name unless given).
+        uri: where a remote source lives (`gs://`, `s3://`, `https://`); None for uploads.
+        original_key: blob-store key of the stored original (uploads).
+        sha256: hex SHA-256 of the source file, when known.
+        job_id: the upload job that created it; None for a registered document.
+        metadata: free key/value pairs (at most 50, keys up to 100 characters).
+    """
+
+    source_doc_id: str = Field(default_factory=new_id)
+    kind: SourceKind
+    title: str = Field(min_length=1, max_length=500)
+    uri: str | None = Field(default=None, max_length=2000)
+    original_key: str | None = None
+    file_name: str | None = Field(default=None, max_length=255)
+    content_type: str | None = None
+    file_size: int | None = Field(default=None, ge=0)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    job_id: str | None = None
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("uri")
+    @classmethod
+    def _remote_uri(cls, value: str | None) -> str | None:
+        if value is not None and not URI_PATTERN.fullmatch(value):
+            raise ValueError("uri must be gs://bucket/object, s3://bucket/key or an http(s) URL")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, MetadataValue]) -> dict[str, MetadataValue]:
+        if len(value) > 50 or any(len(k) > 100 or not k for k in value):
+            raise ValueError("metadata holds at most 50 keys of 1-100 characters")
+        return value
+
+
+class ReviewStatus(str, Enum):
+    """Review states (seed §6: pending/approved/...)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    NEEDS_REWORK = "needs-rework"
+
+
+REVIEW_TRANSITIONS: dict[ReviewStatus, frozenset[ReviewStatus]] = {
+    ReviewStatus.PENDING: frozenset({ReviewStatus.APPROVED, ReviewStatus.REJECTED, ReviewStatus.NEEDS_REWORK}),
+    ReviewStatus.NEEDS_REWORK: frozenset({ReviewStatus.PENDING, ReviewStatus.APPROVED, ReviewStatus.REJECTED}),
+    ReviewStatus.APPROVED: frozenset({ReviewStatus.NEEDS_REWORK}),
+    ReviewStatus.REJECTED: frozenset({ReviewStatus.NEEDS_REWORK, ReviewStatus.PENDING}),
+}
+"""Allowed status changes: an approved or rejected page is reopened through `needs-rework`
+(or `pending` after a rejection) before it can be decided again. Keeping a status is allowed
+(to edit the note or the text)."""
+
+
+class Review(BaseModel):
+    """The human layer over one page result (seed §6, table `ocr_review`): one per page result.
+
+    Attributes:
+        review_status: see `REVIEW_TRANSITIONS`.
+        approved_text: the human-corrected text (at most 1,000,000 characters).
+        reviewed_by: the caller's identity, as the authenticated caller states it: a name, or
+            an object such as `{"source": "pipeline", "run": "v1"}`.
+        reviewed_at: when it last changed, aware UTC.
+        version: 1 for the first review, +1 on every change.
+    """
+
+    page_result_id: str
+    review_status: ReviewStatus = ReviewStatus.PENDING
+    approved_text: str | None = Field(default=None, max_length=1_000_000)
+    review_note: str | None = Field(default=None, max_length=10_000)
+    reviewed_by: str | dict[str, str] | None = None
+    reviewed_at: datetime = Field(default_factory=utcnow)
+    version: int = Field(default=1, ge=1)
+
+    def change(self, status: ReviewStatus) -> None:
+        """Move to `status` (or stay).
+
+        Raises:
+            InvalidTransition: `REVIEW_TRANSITIONS` does not allow it.
+        """
+        if status is not self.review_status and status not in REVIEW_TRANSITIONS[self.review_status]:
+            raise InvalidTransition(f"review cannot go from {self.review_status.value} to {status.value}")
+        self.review_status = status
+
+
+class Link(BaseModel):
+    """A link from a page result to a dictionary entry (seed §7, table `ocr_link`).
+
+    Attributes:
+        fk_entry_id: the entry's id in the dictionary (`ENTRY_ID_PATTERN`).
+        link_kind: `candidate_entry` (proposed, e.g. by n-gram matching), `confirmed_entry`
+            (a person accepted it) or `rejected_entry`.
+        link_conf: confidence 0-100.
+        token_start, token_end: the token_no span it covers (inclusive), when known.
+    """
+
+    link_id: str = Field(default_factory=new_id)
+    page_result_id: str
+    fk_entry_id: str = Field(pattern=f"^{ENTRY_ID_PATTERN.pattern}$")
+    link_kind: Literal["candidate_entry", "confirmed_entry", "rejected_entry"] = "candidate_entry"
+    link_conf: float = Field(ge=0, le=100)
+    note: str | None = Field(default=None, max_length=1000)
+    token_start: int | None = Field(default=None, ge=0)
+    token_end: int | None = Field(default=None, ge=0)
+    created_at: datetime = Field(default_factory=utcnow)
