@@ -52,6 +52,18 @@ class InputError(PageSageError):
     error_code = "bad_request"
 
 
+class ValidationFailed(InputError):
+    """A well-formed request whose content breaks a rule (HTTP 422); `field` names where, e.g.
+    `tokens[3].bbox` (JSON path from the body's root)."""
+
+    http_status = 422
+    error_code = "validation_failed"
+
+    def __init__(self, detail: str, *, field: str | None = None, error_code: str | None = None) -> None:
+        super().__init__(detail, error_code=error_code)
+        self.field = field
+
+
 class EmptyFile(InputError):
     """The uploaded file has zero bytes."""
 

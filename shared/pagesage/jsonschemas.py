@@ -11,7 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from pagesage.domain.pages import CostEntry
+from pagesage.api.bodies import FullPageResult, IngestBody
+from pagesage.domain.pages import CostEntry, Page
+from pagesage.domain.provenance import Link, Review, SourceDoc
 from pagesage.formats.json_doc import DocumentJson
 from pagesage.ports import Task
 from pagesage.responses import ErrorResponse, StatusResponse, UploadResponse
@@ -25,14 +27,25 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "ocr-task": Task,
     "cost-summary": CostSummary,
     "cost-entry": CostEntry,
+    "source-doc": SourceDoc,
+    "page": Page,
+    "page-result-full": FullPageResult,
+    "ingest-request": IngestBody,
+    "review": Review,
+    "link": Link,
 }
 """File stem -> model."""
 
 
 def render_schemas() -> dict[str, str]:
-    """File name -> JSON Schema text (draft 2020-12, as pydantic generates it), one per model."""
-    return {f"{stem}.schema.json": json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
-            for stem, model in SCHEMAS.items()}
+    """File name -> text: the JSON Schema (draft 2020-12, as pydantic generates it) of each
+    model, and `openapi.json`, the OpenAPI 3.1 document of the whole HTTP API."""
+    from pagesage.api import openapi
+
+    files = {f"{stem}.schema.json": json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
+             for stem, model in SCHEMAS.items()}
+    files["openapi.json"] = json.dumps(openapi.document(), indent=2, ensure_ascii=False) + "\n"
+    return files
 
 
 def write_schemas(folder: Path) -> list[Path]:

@@ -41,6 +41,7 @@ class StatusResponse(BaseModel):
     """Body of `GET /status/<job_id>`: the seed's StatusResponse plus progress."""
 
     job_id: str
+    source_doc_id: str = Field(description="the document's record in the provenance API (/api/v1/ocr/source_docs/<id>)")
     status: JobStatus
     file_name: str
     upload_time: datetime
@@ -57,7 +58,7 @@ class StatusResponse(BaseModel):
     def of(cls, job: Job, pages: list[Page]) -> "StatusResponse":
         """The status of `job`, with the errors of its failed `pages`."""
         return cls(
-            job_id=job.job_id, status=job.status, file_name=job.upload.file_name,
+            job_id=job.job_id, source_doc_id=job.source_doc_id, status=job.status, file_name=job.upload.file_name,
             upload_time=job.upload.upload_timestamp, start_time=job.start_time,
             completion_time=job.completion_time, expiration_time=job.expiration_time,
             error_message=job.error_message, error_code=job.error_code, languages=job.languages,
@@ -68,9 +69,11 @@ class StatusResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """Every error body (seed ErrorResponse); `status` is set when a job's state caused the error."""
+    """Every error body (seed ErrorResponse); `status` is set when a job's state caused the
+    error, `field` when one part of a request body did (a JSON path such as `tokens[3].bbox`)."""
 
     detail: str
     error_code: str | None = None
     timestamp: datetime = Field(default_factory=utcnow)
     status: JobStatus | None = None
+    field: str | None = None

@@ -8,6 +8,7 @@ functions-framework's own `create_app`, exactly as its Cloud Function runtime lo
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,19 +20,21 @@ import waitress
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from pagesage import bootstrap
+from pagesage.api import openapi, routes
 from pagesage.services.expiry import purge_expired
 from pagesage.web import error_response
 
 log = logging.getLogger(__name__)
 
-HTTP_FUNCTIONS = ("upload", "status", "result", "ocr", "costs")
+HTTP_FUNCTIONS = ("upload", "status", "result", "ocr", "costs", "provenance", "ingest", "review")
 """Function names; each lives in `functions/<name>/main.py` with a target of the same name."""
 
 MOUNTS: dict[str, str] = {
     **{f"/{name}": name for name in HTTP_FUNCTIONS},
     "/api/v1/costs": "costs",
 }
-"""Path -> function: every function at `/<name>`, and the costs API also at `/api/v1/costs`."""
+"""Path -> function: every function at `/<name>`, and the costs API also at `/api/v1/costs`.
+The provenance API's root (`routes.API_ROOT`) goes to whichever of its functions owns the route."""
 
 
 def functions_dir() -> Path:
@@ -44,7 +47,12 @@ def create_stack() -> DispatcherMiddleware:
     root = functions_dir()
     apps = {name: _rooted(functions_framework.create_app(name, str(root / name / "main.py"), "http")) for name in HTTP_FUNCTIONS}
     mounts = {path: apps[name] for path, name in MOUNTS.items()}
+    mounts[routes.API_ROOT] = _api_router(apps)
     fallback = flask.Flask(__name__)
+
+    @fallback.get("/openapi.json")
+    def openapi_document() -> flask.Response:
+        return flask.Response(json.dumps(openapi.document(), indent=1), mimetype="application/json")
 
     @fallback.route("/", defaults={"path": ""})
     @fallback.route("/<path:path>")
@@ -52,6 +60,17 @@ def create_stack() -> DispatcherMiddleware:
         return error_response(f"no function at /{path}", "not_found", 404)
 
     return DispatcherMiddleware(fallback, mounts)
+
+
+def _api_router(apps):
+    """The provenance API root: each path goes to the function that serves it (the reads'
+    function answers paths no route knows, with the API's own 404/405)."""
+
+    def wsgi(environ, start_response):
+        name = routes.function_for(environ.get("PATH_INFO") or "/", environ["REQUEST_METHOD"]) or "provenance"
+        return apps[name](environ, start_response)
+
+    return wsgi
 
 
 def _rooted(app):

@@ -13,16 +13,17 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
-from typing import Callable
+from typing import Callable, TypeVar
 
 import flask
-from pydantic import BaseModel
+
+from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
 from pagesage import bootstrap
 from pagesage.bootstrap import Services
-from pagesage.errors import FileTooLarge, InputError, PageSageError
+from pagesage.errors import FileTooLarge, InputError, PageSageError, ValidationFailed
 from pagesage.responses import ErrorResponse
 from pagesage.services.ratelimit import check_rate_limit
 
@@ -34,6 +35,7 @@ MULTIPART_SLACK = 64 * 1024
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "file_too_large", 415: "invalid_format"}
 
 Handler = Callable[[flask.Request, Services], flask.Response]
+BodyModel = TypeVar("BodyModel", bound=BaseModel)
 
 
 def endpoint(*methods: str, rate_limited: bool = True) -> Callable[[Handler], Callable[[flask.Request], flask.Response]]:
@@ -71,9 +73,10 @@ def endpoint(*methods: str, rate_limited: bool = True) -> Callable[[Handler], Ca
     return wrap
 
 
-def error_response(detail: str, error_code: str | None, status: int, *, job_status: str | None = None) -> flask.Response:
+def error_response(detail: str, error_code: str | None, status: int, *, job_status: str | None = None,
+                   field: str | None = None) -> flask.Response:
     """A JSON `ErrorResponse` with `status`."""
-    body = ErrorResponse(detail=detail, error_code=error_code, status=job_status)
+    body = ErrorResponse(detail=detail, error_code=error_code, status=job_status, field=field)
     return flask.Response(body.model_dump_json(exclude_none=True), status=status, mimetype="application/json")
 
 
@@ -114,13 +117,46 @@ def read_upload(request: flask.Request, max_bytes: int) -> tuple[FileStorage, st
     return upload, request.form.get("lang")
 
 
+def read_json(request: flask.Request, model: type[BodyModel], max_bytes: int) -> BodyModel:
+    """The request's JSON body as `model`.
+
+    Raises:
+        FileTooLarge: the body is over `max_bytes` (by `Content-Length`, before reading; else
+            cut off there). InputError (400): not `application/json`, or not valid JSON.
+        ValidationFailed (422): valid JSON that breaks the model; `field` is the first error's
+            JSON path, e.g. `tokens[3].bbox.w`.
+    """
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise FileTooLarge(f"request body of {request.content_length:,} bytes exceeds the {max_bytes:,}-byte limit")
+    if request.mimetype != "application/json":
+        raise InputError("expected an application/json body", error_code="bad_json")
+    request.max_content_length = max_bytes
+    try:
+        return model.model_validate_json(request.get_data())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise InputError(f"body is not valid JSON: {first['msg']}", error_code="bad_json") from exc
+        field = json_path(first["loc"])
+        raise ValidationFailed(f"{field or 'body'}: {first['msg']}", field=field or None) from exc
+
+
+def json_path(loc: tuple) -> str:
+    """A pydantic error location as a JSON path: ('tokens', 3, 'bbox') -> `tokens[3].bbox`."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
 def path_id(request: flask.Request) -> str:
     """The id a function is addressed with: `/<id>` after the function's own path, or `?job_id=`."""
     return request.path.strip("/").split("/")[-1] or request.args.get("job_id", "")
 
 
 def _from_error(exc: PageSageError) -> flask.Response:
-    response = error_response(exc.detail, exc.error_code, exc.http_status, job_status=getattr(exc, "status", None))
+    response = error_response(exc.detail, exc.error_code, exc.http_status, job_status=getattr(exc, "status", None),
+                              field=getattr(exc, "field", None))
     if isinstance(exc, FileTooLarge):
         # functions-framework reads the whole request body after a non-streamed response; a
         # streamed one skips that, so an oversize body is never read, and the connection closes.

@@ -14,10 +14,11 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 def test_committed_schemas_are_current():
     generated = render_schemas()
-    committed = {p.name: p.read_text(encoding="utf-8") for p in SCHEMAS.glob("*.schema.json")}
+    committed = {p.name: p.read_text(encoding="utf-8") for p in SCHEMAS.glob("*.json")}
     assert committed == generated, "schemas/ is stale: run `pagesage schemas`"
 
 
 def test_schemas_are_valid_draft_2020_12():
-    for text in render_schemas().values():
-        jsonschema.Draft202012Validator.check_schema(json.loads(text))
+    for name, text in render_schemas().items():
+        if name != "openapi.json":
+            jsonschema.Draft202012Validator.check_schema(json.loads(text))

@@ -148,14 +148,18 @@ class EngineConfig(BaseModel):
     """The settings one engine call ran with.
 
     Attributes:
-        languages: Tesseract `-l` value actually used (e.g. `eng`, `Devanagari`).
-        psm: page segmentation mode; oem: OCR engine mode; dpi: resolution passed to the engine.
+        languages: the language/model spec actually used (Tesseract `-l`, e.g. `eng`,
+            `Devanagari`; `auto` for an engine that detects languages itself).
+        psm: Tesseract page segmentation mode; oem: Tesseract OCR engine mode; None for other
+            engines. dpi: resolution passed to the engine, None when not stated.
+        options: any other setting of the engine (e.g. a Document AI processor option), by name.
     """
 
-    languages: str
-    psm: int
-    oem: int
-    dpi: int
+    languages: str = Field(min_length=1, max_length=100)
+    psm: int | None = None
+    oem: int | None = None
+    dpi: int | None = Field(default=None, ge=1)
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
 class Run(BaseModel):

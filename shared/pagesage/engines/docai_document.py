@@ -439,10 +439,6 @@ def _invert(m: Matrix) -> Matrix:
 
 # -- read model for the renderers ------------------------------------------------------------
 
-NOT_APPLICABLE = -1
-"""Recorded as `EngineConfig.psm` and `.oem` of a Document AI conversion: Tesseract settings
-that Document AI does not have (`dpi` is recorded as 0: a saved output does not state one)."""
-
 _SUFFIX_FORMATS = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg",
                    ".jpeg": "image/jpeg", ".tif": "image/tiff", ".tiff": "image/tiff"}
 
@@ -459,10 +455,11 @@ def document_view(document: documentai.Document, inputs: Sequence[Path]) -> Docu
           is the first JSON file's path.
         * run: engine `docai`, version the processor version the Document names
           (`revisions[].processor`) or `unknown`; config `languages=auto` (Document AI
-          detects languages itself), psm and oem `NOT_APPLICABLE`, dpi 0.
+          detects languages itself), no psm, oem or dpi (Tesseract settings; a saved output
+          states no dpi).
         * page results: `lang_tag` the page's most confident detected language (`und` when
           none), tokens from `build_tokens` with each word's own detected language, image
-          quality scores and the not-applicable settings stated in `warnings`.
+          quality scores stated in `warnings`.
 
     Args:
         document: a parsed (merged) Document with at least one page.
@@ -482,8 +479,7 @@ def document_view(document: documentai.Document, inputs: Sequence[Path]) -> Docu
     size, sha256 = source_digest(inputs)
     file_name = Path(document.uri).name if document.uri else Path(inputs[0]).name
     mime = document.mime_type or _SUFFIX_FORMATS.get(Path(document.uri).suffix.lower(), "")
-    notes = [(f"converted offline from a Document AI output; psm and oem do not apply "
-              f"(recorded as {NOT_APPLICABLE}) and no dpi is stated (recorded as 0)")]
+    notes = ["converted offline from a Document AI output"]
     if mime not in {f.value for f in FileFormat}:
         notes.append(f"source format {mime or 'not stated'} in the Document AI output; recorded as application/pdf")
         mime = FileFormat.PDF.value
@@ -492,7 +488,7 @@ def document_view(document: documentai.Document, inputs: Sequence[Path]) -> Docu
         content_type="application/json", sha256=sha256, original_key=str(inputs[0]),
     ))
     job.start(len(converted))
-    config = EngineConfig(languages="auto", psm=NOT_APPLICABLE, oem=NOT_APPLICABLE, dpi=0)
+    config = EngineConfig(languages="auto")
     version = processor_version_of(document)
     run = Run(job_id=job.job_id, source_doc_id=job.source_doc_id, engine="docai", engine_version=version.rsplit("/", 1)[-1] if version else "unknown",
               config=config, status="completed", log=list(notes))

@@ -1,0 +1,207 @@
+"""Request and response bodies of the provenance API (`/api/v1/ocr/...`, provenance seed).
+
+Requests are strict (`extra="forbid"`: a misspelt field is an error, not silently dropped).
+Units: pixels for boxes and page sizes, 0-100 for confidences, dots per inch for DPI.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pagesage.domain.pages import BBox, EngineConfig, Page, PageResult, Run, Token
+from pagesage.domain.provenance import ENTRY_ID_PATTERN, Link, Review, ReviewStatus, SourceDoc, SourceKind
+
+MAX_TOKENS = 100_000
+"""Most tokens in one write (a dense newspaper page has about 10,000 words)."""
+
+MAX_LINKS = 10_000
+"""Most links in one write."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenIn(_Strict):
+    """One token as an outside engine sends it (the seed's ingest example)."""
+
+    token_no: int = Field(ge=0)
+    text: str = Field(min_length=1, max_length=1000)
+    text_norm: str | None = Field(default=None, max_length=1000, description="default: PageSage's normalization of `text`")
+    bbox: BBox
+    confidence: float = Field(ge=0, le=100)
+    kind: Literal["word"] = "word"
+    block: int = Field(default=0, ge=0)
+    par: int = Field(default=0, ge=0)
+    line: int = Field(default=0, ge=0)
+    lang: str | None = Field(default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+
+
+class ReviewIn(_Strict):
+    """A review as written by POST/PATCH `review` or within an ingest."""
+
+    review_status: ReviewStatus
+    approved_text: str | None = Field(default=None, max_length=1_000_000)
+    review_note: str | None = Field(default=None, max_length=10_000)
+    reviewed_by: str | dict[str, str] | None = None
+
+
+class ReviewPatch(_Strict):
+    """PATCH `review`: the fields to change."""
+
+    review_status: ReviewStatus | None = None
+    approved_text: str | None = Field(default=None, max_length=1_000_000)
+    review_note: str | None = Field(default=None, max_length=10_000)
+    reviewed_by: str | dict[str, str] | None = None
+
+
+class LinkIn(_Strict):
+    """A link to a dictionary entry as written by `links/bulk_create` or an ingest."""
+
+    fk_entry_id: str = Field(pattern=f"^{ENTRY_ID_PATTERN.pattern}$")
+    link_kind: Literal["candidate_entry", "confirmed_entry", "rejected_entry"] = "candidate_entry"
+    link_conf: float = Field(ge=0, le=100)
+    note: str | None = Field(default=None, max_length=1000)
+    token_start: int | None = Field(default=None, ge=0)
+    token_end: int | None = Field(default=None, ge=0)
+
+
+class IngestBody(_Strict):
+    """POST `page_results/:id/ingest`: tokens, review and links at once (the seed's example)."""
+
+    mode: Literal["replace", "append"]
+    tokens: list[TokenIn] | None = Field(default=None, max_length=MAX_TOKENS)
+    review: ReviewIn | None = None
+    links: list[LinkIn] | None = Field(default=None, max_length=MAX_LINKS)
+
+
+class TokensBody(_Strict):
+    """POST `page_results/:id/tokens/bulk_create`: append (default) or replace tokens."""
+
+    mode: Literal["replace", "append"] = "append"
+    tokens: list[TokenIn] = Field(min_length=1, max_length=MAX_TOKENS)
+
+
+class LinksBody(_Strict):
+    """POST `page_results/:id/links/bulk_create`: links to add."""
+
+    links: list[LinkIn] = Field(min_length=1, max_length=MAX_LINKS)
+
+
+class DictionaryEntryIn(_Strict):
+    """One dictionary entry: its id and headword forms (Devanagari or IAST)."""
+
+    entry_id: str = Field(pattern=f"^{ENTRY_ID_PATTERN.pattern}$")
+    forms: list[str] = Field(min_length=1, max_length=100)
+
+
+class SuggestBody(_Strict):
+    """POST `page_results/:id/links/suggest`: match the page's tokens against a dictionary.
+
+    Give the dictionary as `entries`, or as `csv` text (`entry_id,form` rows, or
+    `entry_id,forms` with `|`-separated forms). `save` stores the suggestions as
+    `candidate_entry` links.
+    """
+
+    entries: list[DictionaryEntryIn] | None = Field(default=None, max_length=200_000)
+    csv: str | None = Field(default=None, max_length=20_000_000)
+    max_ngram: int = Field(default=3, ge=1, le=6)
+    min_score: float = Field(default=85.0, ge=0, le=100)
+    save: bool = False
+
+
+class PageIn(_Strict):
+    """A page of a registered source document."""
+
+    page_no: int = Field(ge=1)
+    width: int | None = Field(default=None, ge=1)
+    height: int | None = Field(default=None, ge=1)
+    dpi: int | None = Field(default=None, ge=1)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    image_key: str | None = Field(default=None, max_length=1024)
+
+
+class SourceDocIn(_Strict):
+    """POST `source_docs`: register a document OCR'd elsewhere, with its pages 1..n."""
+
+    kind: SourceKind
+    title: str = Field(min_length=1, max_length=500)
+    uri: str | None = Field(default=None, max_length=2000)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    pages: list[PageIn] = Field(min_length=1, max_length=10_000)
+
+
+class RunIn(_Strict):
+    """POST `runs`: register a run of an outside engine over a source document; one empty
+    page result is made for each page named (default: every page), to ingest into."""
+
+    source_doc_id: str = Field(min_length=1, max_length=100)
+    engine: str = Field(min_length=1, max_length=100)
+    engine_version: str = Field(min_length=1, max_length=200)
+    config: EngineConfig
+    pages: list[int] | None = Field(default=None, max_length=10_000)
+    log: list[str] = Field(default_factory=list, max_length=1000)
+
+
+# -- responses ---------------------------------------------------------------------------
+
+class SourceDocPage(BaseModel):
+    """GET `source_docs`: one page of the list; pass `next_cursor` as `cursor` for the next."""
+
+    items: list[SourceDoc]
+    next_cursor: str | None
+
+
+class SourceDocCreated(BaseModel):
+    """POST `source_docs`: the document and its pages."""
+
+    source_doc: SourceDoc
+    pages: list[Page]
+
+
+class PageList(BaseModel):
+    """GET `source_docs/:id/pages`."""
+
+    items: list[Page]
+
+
+class RunResult(BaseModel):
+    """One run's result for a page."""
+
+    page_result: PageResult
+    run: Run
+
+
+class PageResults(BaseModel):
+    """GET `pages/:id/results`: every run's result for the page, oldest first."""
+
+    page: Page
+    items: list[RunResult]
+
+
+class FullPageResult(BaseModel):
+    """GET `page_results/:id/full`: the result with its run, page, tokens, review and links."""
+
+    page_result: PageResult
+    run: Run
+    page: Page | None
+    tokens: list[Token]
+    review: Review | None
+    links: list[Link]
+
+
+class RunCreated(BaseModel):
+    """POST `runs`: the run and the page results made for it."""
+
+    run: Run
+    page_results: list[PageResult]
+
+
+class LinkSuggestions(BaseModel):
+    """POST `links/suggest`: proposed links, and how many were saved."""
+
+    suggestions: list[Link]
+    saved: int

@@ -1,0 +1,224 @@
+"""The provenance API's routes (`/api/v1/ocr/...`, provenance seed "API navigation flow"):
+one table, served by three functions and described by the OpenAPI document.
+
+| function | serves |
+|---|---|
+| `provenance` | the reads: source documents, pages, every run's results, one result in full, run diffs |
+| `ingest` | outside work: register source documents and runs; tokens, links, suggestions, ingest |
+| `review` | the human layer: create and change a page result's review |
+
+Each function sees paths relative to the API root (`/source_docs`, `/page_results/<id>/full`):
+in Google Cloud the root is the function's URL, locally the stack mounts `/api/v1/ocr` and
+hands each path to the function that owns it (`function_for`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import flask
+from pydantic import BaseModel
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound as NoRoute
+from werkzeug.routing import Map, Rule
+
+from pagesage import web
+from pagesage.api import bodies
+from pagesage.bootstrap import Services
+from pagesage.domain.provenance import Review, SourceDoc
+from pagesage.errors import InputError, NotFound, ValidationFailed
+from pagesage.services import provenance
+
+API_ROOT = "/api/v1/ocr"
+"""Where the local stack (and a gateway in front of the functions) serves these routes."""
+
+MAX_JSON_BYTES = 32 * 1024 * 1024
+"""Largest request body, bytes (Cloud Run's HTTP/1 request limit); larger answers 413."""
+
+Handler = Callable[[flask.Request, Services, dict[str, str]], flask.Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: `method` on `path` (werkzeug syntax), served by `function`.
+
+    `body`/`response` are the pydantic models of the request and the answer (None: no body);
+    `query` names the query parameters with their descriptions (for the OpenAPI document).
+    """
+
+    method: str
+    path: str
+    function: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    query: dict[str, str] = field(default_factory=dict)
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+def _list_source_docs(request, services, _):
+    limit = _int_arg(request, "limit", default=20, low=1, high=provenance.MAX_PAGE_SIZE)
+    docs, cursor = services.store.list_source_docs(limit, request.args.get("cursor") or None)
+    return web.json_response(bodies.SourceDocPage(items=docs, next_cursor=cursor))
+
+
+def _get_source_doc(request, services, args):
+    return web.json_response(services.store.get_source_doc(args["source_doc_id"]))
+
+
+def _list_pages(request, services, args):
+    return web.json_response(bodies.PageList(items=provenance.pages_of(args["source_doc_id"], services.store)))
+
+
+def _page_results(request, services, args):
+    return web.json_response(provenance.results_of_page(args["page_id"], services.store))
+
+
+def _diff(request, services, args):
+    from pagesage.services.compare import compare_tokens
+
+    runs = {}
+    for name in ("a", "b"):
+        if not request.args.get(name):
+            raise InputError(f"query parameter `{name}` (a run id) is required", error_code="missing_parameter")
+        runs[name] = provenance.run_tokens_of_page(args["page_id"], request.args[name], services.store)
+    return web.json_response(compare_tokens(runs["a"], runs["b"]))
+
+
+def _full(request, services, args):
+    return web.json_response(provenance.full_result(args["page_result_id"], services.store))
+
+
+def _register_source_doc(request, services, _):
+    body = web.read_json(request, bodies.SourceDocIn, MAX_JSON_BYTES)
+    return web.json_response(provenance.register_source_doc(body, services.store), 201)
+
+
+def _register_run(request, services, _):
+    body = web.read_json(request, bodies.RunIn, MAX_JSON_BYTES)
+    return web.json_response(provenance.register_run(body, services.store), 201)
+
+
+def _bulk_tokens(request, services, args):
+    body = web.read_json(request, bodies.TokensBody, MAX_JSON_BYTES)
+    ingest = bodies.IngestBody(mode=body.mode, tokens=body.tokens)
+    return web.json_response(provenance.ingest(args["page_result_id"], ingest, services.store), 201)
+
+
+def _bulk_links(request, services, args):
+    body = web.read_json(request, bodies.LinksBody, MAX_JSON_BYTES)
+    links = provenance.add_links(args["page_result_id"], body.links, services.store)
+    return web.json_response(bodies.LinkSuggestions(suggestions=links, saved=len(links)), 201)
+
+
+def _suggest(request, services, args):
+    body = web.read_json(request, bodies.SuggestBody, MAX_JSON_BYTES)
+    links, saved = provenance.suggest(args["page_result_id"], body, services.store)
+    return web.json_response(bodies.LinkSuggestions(suggestions=links, saved=saved), 201 if saved else 200)
+
+
+def _ingest(request, services, args):
+    body = web.read_json(request, bodies.IngestBody, MAX_JSON_BYTES)
+    return web.json_response(provenance.ingest(args["page_result_id"], body, services.store))
+
+
+def _create_review(request, services, args):
+    body = web.read_json(request, bodies.ReviewIn, MAX_JSON_BYTES)
+    return web.json_response(provenance.write_review(args["page_result_id"], body, services.store, create=True), 201)
+
+
+def _change_review(request, services, args):
+    body = web.read_json(request, bodies.ReviewPatch, MAX_JSON_BYTES)
+    return web.json_response(provenance.write_review(args["page_result_id"], body, services.store, create=False))
+
+
+def _int_arg(request: flask.Request, name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationFailed(f"`{name}` must be an integer from {low} to {high}", field=name)
+    return int(raw)
+
+
+_PR = "/page_results/<page_result_id>"
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/source_docs", "provenance", _list_source_docs, "List source documents, oldest first",
+          response=bodies.SourceDocPage, query={"limit": "1-100, default 20", "cursor": "`next_cursor` of the previous page"}),
+    Route("POST", "/source_docs", "ingest", _register_source_doc, "Register a source document OCR'd elsewhere",
+          body=bodies.SourceDocIn, response=bodies.SourceDocCreated, status=201),
+    Route("GET", "/source_docs/<source_doc_id>", "provenance", _get_source_doc, "One source document", response=SourceDoc),
+    Route("GET", "/source_docs/<source_doc_id>/pages", "provenance", _list_pages, "A source document's pages",
+          response=bodies.PageList),
+    Route("GET", "/pages/<page_id>/results", "provenance", _page_results, "Every run's result for a page",
+          response=bodies.PageResults),
+    Route("GET", "/pages/<page_id>/diff", "provenance", _diff, "Word-level comparison of two runs on a page",
+          query={"a": "run id (the reference)", "b": "run id"}),
+    Route("POST", "/runs", "ingest", _register_run, "Register an outside engine's run",
+          body=bodies.RunIn, response=bodies.RunCreated, status=201),
+    Route("GET", f"{_PR}/full", "provenance", _full, "A page result with tokens, review and links",
+          response=bodies.FullPageResult),
+    Route("POST", f"{_PR}/tokens/bulk_create", "ingest", _bulk_tokens, "Append (or replace) tokens",
+          body=bodies.TokensBody, response=bodies.FullPageResult, status=201),
+    Route("POST", f"{_PR}/links/bulk_create", "ingest", _bulk_links, "Add links to dictionary entries",
+          body=bodies.LinksBody, response=bodies.LinkSuggestions, status=201),
+    Route("POST", f"{_PR}/links/suggest", "ingest", _suggest, "Propose links by matching token n-grams to a dictionary",
+          body=bodies.SuggestBody, response=bodies.LinkSuggestions),
+    Route("POST", f"{_PR}/ingest", "ingest", _ingest, "Write tokens, review and links at once (replace or append)",
+          body=bodies.IngestBody, response=bodies.FullPageResult),
+    Route("POST", f"{_PR}/review", "review", _create_review, "Create the review", body=bodies.ReviewIn,
+          response=Review, status=201),
+    Route("PATCH", f"{_PR}/review", "review", _change_review, "Change the review", body=bodies.ReviewPatch,
+          response=Review),
+)
+
+_MAP = Map([Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(ROUTES)], strict_slashes=False)
+
+METHODS = {name: tuple(sorted({r.method for r in ROUTES if r.function == name})) for name in {r.function for r in ROUTES}}
+"""The HTTP methods each function answers."""
+
+
+def match(path: str, method: str) -> tuple[Route, dict[str, str]]:
+    """The route and path arguments for `method path` (relative to the API root).
+
+    Raises:
+        NotFound: no route has this path. InputError (405 `method_not_allowed`): the path
+            exists for other methods.
+    """
+    adapter = _MAP.bind("pagesage", "/")
+    try:
+        index, args = adapter.match(path or "/", method=method)
+    except NoRoute as exc:
+        raise NotFound(f"no API route {path}") from exc
+    except MethodNotAllowed as exc:
+        raise _MethodNotAllowed(f"{method} is not allowed on {path}; allowed: {', '.join(sorted(exc.valid_methods or []))}") from exc
+    return ROUTES[index], args
+
+
+def function_for(path: str, method: str) -> str | None:
+    """The function serving `method path`, None when no route matches (for the local stack)."""
+    try:
+        return match(path, method)[0].function
+    except (NotFound, _MethodNotAllowed):
+        return None
+
+
+def dispatch(function: str, request: flask.Request, services: Services) -> flask.Response:
+    """Run the route of `request` if `function` serves it. Raises `NotFound` otherwise."""
+    route, args = match(request.path, request.method)
+    if route.function != function:
+        raise NotFound(f"{request.method} {request.path} is served by the `{route.function}` function")
+    return route.handler(request, services, args)
+
+
+class _MethodNotAllowed(InputError):
+    http_status = 405
+    error_code = "method_not_allowed"
+
+
+__all__ = ["API_ROOT", "METHODS", "ROUTES", "Route", "dispatch", "function_for", "match"]
