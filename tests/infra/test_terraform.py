@@ -462,8 +462,11 @@ def test_operator_bindings_evaluate(tmp_path):
     assert bindings["costs/user:a@example.com"] == {"function": "costs", "member": "user:a@example.com"}
     assert bindings["upload"] == {"function": "upload", "member": "allUsers"}
     assert bindings["ocr"] == {"function": "ocr", "member": "serviceAccount:tasks"}
-    assert not any(b["function"] == "costs" and b["member"] == "allUsers" for b in bindings.values())
-    assert len(bindings) == len(variables(MODULE)["functions"]["default"]) - 1 + 2
+    functions = variables(MODULE)["functions"]["default"]
+    operated = [name for name, f in functions.items() if f.get("invoker") == "operators"]
+    assert {"costs", "provenance", "ingest", "review"} <= set(operated)
+    assert not any(b["function"] in operated and b["member"] == "allUsers" for b in bindings.values())
+    assert len(bindings) == len(functions) - len(operated) + 2 * len(operated)
 
 
 # --- Firestore ------------------------------------------------------------------------------------

@@ -91,6 +91,9 @@ variable "functions" {
     ocr             = { dir = "ocr", identity = "worker", invoker = "tasks", memory = "2Gi", cpu = "1", timeout = 540, concurrency = 1 }
     ocr_bucket_drop = { dir = "ocr", invoker = "eventarc", event_type = "google.cloud.storage.object.v1.finalized", memory = "1Gi", timeout = 300, concurrency = 8, max_instances = 5 }
     costs           = { dir = "costs", invoker = "operators", memory = "1Gi", timeout = 120, concurrency = 2, max_instances = 2 }
+    provenance      = { dir = "provenance", invoker = "operators", memory = "1Gi", timeout = 60, concurrency = 8 }
+    ingest          = { dir = "ingest", invoker = "operators", memory = "2Gi", timeout = 300, concurrency = 2 }
+    review          = { dir = "review", invoker = "operators", timeout = 30, concurrency = 20 }
   }
 
   validation {
