@@ -239,10 +239,14 @@ class OcrEngine(Protocol):
 
     `name` is what runs (`tesseract`, `docai`); `service` is how its calls are priced, a service
     of `pagesage.pricing` (`tesseract-local`, `cloud-run-tesseract`, `document-ai-ocr`).
+    `detects_orientation` is True when `detect` runs orientation and script detection (Tesseract
+    OSD); an engine that finds orientation and languages itself (Document AI) has False, and a
+    job's `auto` is passed to its `recognize` as it is.
     """
 
     name: str
     service: str
+    detects_orientation: bool
 
     def version(self) -> str:
         """Engine version string, e.g. `5.3.0`."""

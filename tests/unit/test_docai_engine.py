@@ -331,6 +331,12 @@ def test_a_document_ai_page_is_logged_as_one_billed_page(fake, engine, tmp_path)
     assert (entry.units, entry.unit, entry.status, entry.request_id) == (1.0, "page", "success", None)
     assert entry.unit_cost_usd == pytest.approx(0.0015) and entry.total_usd == pytest.approx(0.0015)
     assert entry.document_sha256 == job.upload.sha256 and entry.price_version == "2026-11"
+    # `auto` goes to Document AI as is: no OSD step, no language hint, no misleading warning
+    (request,) = fake.requests["ProcessDocument"]
+    assert list(request.process_options.ocr_config.hints.language_hints) == []
+    (result,) = store.list_page_results(job.job_id)
+    assert result.detection is None and not any("too little text" in w for w in result.warnings)
+    assert result.config.languages == "auto"
 
 
 def test_a_failed_document_ai_call_logs_no_cost(fake, engine, calls, tmp_path):

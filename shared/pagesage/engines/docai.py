@@ -147,6 +147,7 @@ class DocumentAiEngine:
     fetch_outputs: Callable[[str], list[bytes]] | None = None
     name: str = field(default="docai", init=False)
     service: str = field(default="document-ai-ocr", init=False)
+    detects_orientation: bool = field(default=False, init=False)
     _version: str | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

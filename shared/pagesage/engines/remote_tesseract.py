@@ -113,6 +113,7 @@ class RemoteTesseractEngine:
 
     name = "tesseract"
     service = "cloud-run-tesseract"
+    detects_orientation = True
     """Priced as the engine seconds the container measured, on one vCPU (`pagesage.pricing`)."""
 
     def __init__(self, base_url: str, *, audience: str | None = None, timeout: float, http: httpx.Client | None = None,

@@ -34,6 +34,7 @@ class TesseractEngine:
 
     name = "tesseract"
     service = "tesseract-local"
+    detects_orientation = True
     """Priced as compute-seconds at the configured Cloud Run rate (`pagesage.pricing`)."""
 
     def __init__(self, *, timeout: float = 300.0, oem: int = 1) -> None:

@@ -51,8 +51,8 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
         image_key = job.upload.original_key if single_image else rendered_key
 
         detection, osd_seconds = None, 0.0
-        model = job.languages
-        if job.languages == AUTO:
+        model = job.languages  # `auto` stays `auto` for an engine that detects languages itself
+        if job.languages == AUTO and engine.detects_orientation:
             detection, osd_seconds = engine.detect(engine_input, dpi=rendered.dpi)
             model = _choose_model(detection, engine, warnings)
             if _should_turn(detection, warnings):
@@ -84,7 +84,7 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
         engine_seconds=round(osd_seconds + output.seconds, 3),
     )
     store.put_page_result(result, tokens)
-    if job.languages == AUTO and (detection is not None or osd_seconds > 0):
+    if job.languages == AUTO and engine.detects_orientation:
         _log_cost(store, job, page, engine, "layout-detection", osd_seconds, settings)
     _log_cost(store, job, page, engine, "ocr-extraction", output.seconds, settings,
               pages=output.pages_billed, request_id=output.request_id)
