@@ -56,6 +56,7 @@ test: install
 bench: install
 	$(BIN)/python tests/bench/bench_pipeline.py
 	$(BIN)/python tests/bench/bench_gcp.py
+	$(BIN)/python tests/bench/bench_docai.py
 
 clean:
 	rm -rf out out-gcp .pagesage
