@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_pipeline.py
 	$(BIN)/python tests/bench/bench_gcp.py
 	$(BIN)/python tests/bench/bench_docai.py
+	$(BIN)/python tests/bench/bench_api.py
 
 clean:
 	rm -rf out out-gcp .pagesage

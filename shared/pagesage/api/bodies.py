@@ -193,6 +193,15 @@ class FullPageResult(BaseModel):
     links: list[Link]
 
 
+class IngestResult(BaseModel):
+    """POST `ingest` and `tokens/bulk_create`: the page result after the write (word count,
+    mean confidence) with its review and links; the tokens are read with GET `full`."""
+
+    page_result: PageResult
+    review: Review | None
+    links: list[Link]
+
+
 class RunCreated(BaseModel):
     """POST `runs`: the run and the page results made for it."""
 

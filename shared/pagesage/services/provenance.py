@@ -19,6 +19,7 @@ import json
 from pagesage.api.bodies import (
     FullPageResult,
     IngestBody,
+    IngestResult,
     LinkIn,
     PageResults,
     ReviewIn,
@@ -142,7 +143,7 @@ def register_run(body: RunIn, store: Store) -> RunCreated:
 
 # -- fast writes -----------------------------------------------------------------------------
 
-def ingest(page_result_id: str, body: IngestBody, store: Store) -> FullPageResult:
+def ingest(page_result_id: str, body: IngestBody, store: Store) -> IngestResult:
     """Write a batch of tokens, a review and links into a page result, all or nothing.
 
     Raises:
@@ -163,8 +164,8 @@ def ingest(page_result_id: str, body: IngestBody, store: Store) -> FullPageResul
     review = None
     if body.review is not None:
         review = next_review(store.get_review(page_result_id), page_result_id, body.review)
-    store.ingest(page_result_id, mode=body.mode, tokens=tokens, review=review, links=links)
-    return full_result(page_result_id, store)
+    written = store.ingest(page_result_id, mode=body.mode, tokens=tokens, review=review, links=links)
+    return IngestResult(page_result=written, review=store.get_review(page_result_id), links=store.list_links(page_result_id))
 
 
 def write_review(page_result_id: str, body: ReviewIn | ReviewPatch, store: Store, *, create: bool) -> Review:
