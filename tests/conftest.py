@@ -125,3 +125,27 @@ def _run_emulator(emulator: emulators.Emulator, variable: str, address):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+# -- the store contract suites' backends ---------------------------------------------------
+
+@pytest.fixture(scope="session")
+def firestore_db(firestore_host):
+    """A Firestore client of the emulator, shared by the session."""
+    from pagesage.adapters.firestore_store import firestore_client
+
+    return firestore_client(emulators.PROJECT)
+
+
+@pytest.fixture(params=["sqlite", "firestore"])
+def store(request, tmp_path: Path):
+    """Each backend's store, empty: SqliteStore on a new database file, FirestoreStore on the
+    session's Firestore emulator after a reset."""
+    from pagesage.adapters.firestore_store import FirestoreStore
+    from pagesage.adapters.sqlite_store import SqliteStore
+
+    if request.param == "sqlite":
+        yield SqliteStore(tmp_path / "db.sqlite")
+        return
+    emulators.reset_firestore(request.getfixturevalue("firestore_host"))
+    yield FirestoreStore(request.getfixturevalue("firestore_db"))

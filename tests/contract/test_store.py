@@ -6,12 +6,11 @@ from __future__ import annotations
 import random
 import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from pagesage import emulators
 import pytest
 from factories import make_job
-from pagesage.adapters.firestore_store import FirestoreStore, firestore_client
+from pagesage.adapters.firestore_store import FirestoreStore
 from pagesage.adapters.sqlite_store import SqliteStore
 from pagesage.domain.jobs import (
     FileFormat,
@@ -34,23 +33,6 @@ from pagesage.domain.pages import (
 from pagesage.errors import InvalidTransition, NotFound
 from pagesage.text.normalize import normalize_for_search
 from pydantic import ValidationError
-
-
-@pytest.fixture(scope="session")
-def firestore_db(firestore_host):
-    """A Firestore client of the emulator, shared by the session."""
-    return firestore_client(emulators.PROJECT)
-
-
-@pytest.fixture(params=["sqlite", "firestore"])
-def store(request, tmp_path: Path):
-    """Each backend's store, empty."""
-    if request.param == "sqlite":
-        yield SqliteStore(tmp_path / "db.sqlite")
-        return
-    host = request.getfixturevalue("firestore_host")
-    emulators.reset_firestore(host)
-    yield FirestoreStore(request.getfixturevalue("firestore_db"))
 
 
 def run_in_threads(count: int, target) -> None:
@@ -621,11 +603,12 @@ def test_firestore_records_carry_expire_at_and_get_the_jobs_on_finish(firestore_
     result = PageResult(run_id=run.run_id, job_id=job.job_id, page_no=1, config=CONFIG, lang_tag="en")
     firestore_store.put_page_result(result, [token(0, "w")])
     client = firestore_store.client
+    (chunk_id,) = client.collection("page_results").document(result.page_result_id).get().to_dict()["chunk_ids"]
     job_ref = client.collection("jobs").document(job.job_id)
     records = [client.collection("pages").document(page_id(job.source_doc_id, 1)),
                client.collection("pages").document(page_id(job.source_doc_id, 2)),
                client.collection("runs").document(run.run_id), client.collection("page_results").document(result.page_result_id),
-               client.collection("page_results").document(result.page_result_id).collection("token_chunks").document("00000")]
+               client.collection("page_results").document(result.page_result_id).collection("token_chunks").document(chunk_id)]
     assert job_ref.get().to_dict()["expire_at"] is None
     provisional = [ref.get().to_dict()["expire_at"] for ref in records]
     assert all(utcnow() + timedelta(days=6) < at < utcnow() + timedelta(days=8) for at in provisional)

@@ -8,7 +8,6 @@ processes. Each thread has its own connection.
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 import threading
@@ -17,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator, Literal
 
+from pagesage.adapters.cursors import decode_cursor, encode_cursor
 from pagesage.domain.jobs import Job, utcnow
 from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query
 from pagesage.domain.provenance import Link, Review, SourceDoc
@@ -188,6 +188,8 @@ class SqliteStore:
         return SourceDoc.model_validate_json(row[0])
 
     def list_source_docs(self, limit: int, cursor: str | None = None) -> tuple[list[SourceDoc], str | None]:
+        if limit < 1:
+            raise InputError("limit must be >= 1")
         after = decode_cursor(cursor) if cursor else (float("-inf"), "")
         rows = self._connection().execute(
             f"SELECT s.doc, s.created_at, s.source_doc_id FROM source_docs s {_LIVE_JOIN} "
@@ -272,6 +274,9 @@ class SqliteStore:
 
     def ingest(self, page_result_id: str, *, mode: Literal["replace", "append"], tokens: list[Token] | None,
                review: Review | None, links: list[Link] | None) -> PageResult:
+        if mode not in ("replace", "append"):
+            raise InputError("mode must be replace or append")
+        _check_ingest(page_result_id, tokens, review, links)
         with self._transaction() as db:
             row = db.execute("SELECT doc FROM page_results WHERE page_result_id = ?", (page_result_id,)).fetchone()
             if row is None:
@@ -282,8 +287,9 @@ class SqliteStore:
                     db.execute("DELETE FROM tokens WHERE page_result_id = ?", (page_result_id,))
                 else:
                     count = db.execute("SELECT COUNT(*) FROM tokens WHERE page_result_id = ?", (page_result_id,)).fetchone()[0]
-                    if tokens and tokens[0].token_no != count:
-                        raise InvalidTransition(f"append must start at token_no {count}, not {tokens[0].token_no}")
+                    first = min((t.token_no for t in tokens), default=count)
+                    if first != count:
+                        raise InvalidTransition(f"append must start at token_no {count}, not {first}")
                 _insert_tokens(db, page_result_id, tokens)
                 count, mean = db.execute("SELECT COUNT(*), AVG(confidence) FROM tokens WHERE page_result_id = ?",
                                          (page_result_id,)).fetchone()
@@ -294,7 +300,10 @@ class SqliteStore:
             if links is not None:
                 if mode == "replace":
                     db.execute("DELETE FROM links WHERE page_result_id = ?", (page_result_id,))
-                _insert_links(db, links)
+                try:
+                    _insert_links(db, links)
+                except sqlite3.IntegrityError as exc:
+                    raise InvalidTransition("a link with one of these link_ids exists") from exc
         return result
 
     def get_review(self, page_result_id: str) -> Review | None:
@@ -307,6 +316,8 @@ class SqliteStore:
                 raise NotFound("no such page result")
             row = db.execute("SELECT doc FROM reviews WHERE page_result_id = ?", (page_result_id,)).fetchone()
             review = mutate(Review.model_validate_json(row[0]) if row else None)
+            if review.page_result_id != page_result_id:
+                raise InputError("review.page_result_id is not the page result updated")
             db.execute("INSERT OR REPLACE INTO reviews (page_result_id, doc) VALUES (?, ?)", (page_result_id, review.model_dump_json()))
         return review
 
@@ -360,18 +371,22 @@ _LIVE = "(s.job_id IS NULL OR (j.job_id IS NOT NULL AND (j.expire_at IS NULL OR 
 """A source document is live when no job made it, or its job exists and has not expired."""
 
 
-def encode_cursor(created_at: float, source_doc_id: str) -> str:
-    """An opaque page cursor: the last item's (created_at epoch seconds, id), URL-safe."""
-    return base64.urlsafe_b64encode(json.dumps([created_at, source_doc_id]).encode()).decode().rstrip("=")
+def _check_ingest(page_result_id: str, tokens: list[Token] | None, review: Review | None, links: list[Link] | None) -> None:
+    """Refuse an ingest whose records name another page result, whose tokens do not number one
+    contiguous run (`Token.token_no` is contiguous) or whose links repeat a link_id.
 
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    """The position a cursor from `encode_cursor` names. Raises `InputError` for anything else."""
-    try:
-        created_at, source_doc_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return float(created_at), str(source_doc_id)
-    except (ValueError, TypeError) as exc:
-        raise InputError("cursor is not one this API issued", error_code="invalid_cursor") from exc
+    Raises:
+        InputError: the tokens or a record's `page_result_id`. InvalidTransition: a link_id twice.
+    """
+    if review is not None and review.page_result_id != page_result_id:
+        raise InputError("review.page_result_id is not the page result ingested into")
+    if any(link.page_result_id != page_result_id for link in links or ()):
+        raise InputError("a link's page_result_id is not the page result ingested into")
+    if links and len({link.link_id for link in links}) < len(links):
+        raise InvalidTransition("two links share a link_id")
+    numbers = sorted(t.token_no for t in tokens or ())
+    if numbers and numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+        raise InputError("token_no must be one contiguous run without repeats")
 
 
 def _insert_tokens(db: sqlite3.Connection, page_result_id: str, tokens: list[Token]) -> None:

@@ -43,7 +43,7 @@ class ReviewIn(_Strict):
     """A review as written by POST/PATCH `review` or within an ingest."""
 
     review_status: ReviewStatus
-    approved_text: str | None = Field(default=None, max_length=1_000_000)
+    approved_text: str | None = Field(default=None, max_length=200_000)
     review_note: str | None = Field(default=None, max_length=10_000)
     reviewed_by: str | dict[str, str] | None = None
 
@@ -52,7 +52,7 @@ class ReviewPatch(_Strict):
     """PATCH `review`: the fields to change."""
 
     review_status: ReviewStatus | None = None
-    approved_text: str | None = Field(default=None, max_length=1_000_000)
+    approved_text: str | None = Field(default=None, max_length=200_000)
     review_note: str | None = Field(default=None, max_length=10_000)
     reviewed_by: str | dict[str, str] | None = None
 

@@ -106,7 +106,7 @@ class Review(BaseModel):
 
     Attributes:
         review_status: see `REVIEW_TRANSITIONS`.
-        approved_text: the human-corrected text (at most 1,000,000 characters).
+        approved_text: the human-corrected text (at most 200,000 characters: a Firestore document holds 1 MiB, and Devanagari takes 3 bytes a character).
         reviewed_by: the caller's identity, as the authenticated caller states it: a name, or
             an object such as `{"source": "pipeline", "run": "v1"}`.
         reviewed_at: when it last changed, aware UTC.
@@ -115,7 +115,7 @@ class Review(BaseModel):
 
     page_result_id: str
     review_status: ReviewStatus = ReviewStatus.PENDING
-    approved_text: str | None = Field(default=None, max_length=1_000_000)
+    approved_text: str | None = Field(default=None, max_length=200_000)
     review_note: str | None = Field(default=None, max_length=10_000)
     reviewed_by: str | dict[str, str] | None = None
     reviewed_at: datetime = Field(default_factory=utcnow)
