@@ -13,7 +13,9 @@ from factories import make_job
 from test_store import CONFIG, run_in_threads, started_job_with_pages, token
 
 from pagesage.adapters.cursors import encode_cursor
-from pagesage.adapters.firestore_store import COMMIT_BYTES, FirestoreStore, token_chunks
+from pagesage.adapters.firestore_store import FirestoreStore
+from pagesage.adapters.firestore_writes import COMMIT_BYTES
+from pagesage.adapters.token_chunks import token_chunks
 from pagesage.domain.jobs import utcnow
 from pagesage.domain.pages import Page, PageResult, Run, Token, page_id
 from pagesage.domain.provenance import Link, Review, ReviewStatus, SourceDoc, SourceKind

@@ -565,7 +565,7 @@ def firestore_store(firestore_host, firestore_db) -> FirestoreStore:
 
 
 def test_firestore_tokens_go_in_few_chunk_documents_under_1_mib(firestore_store):
-    from pagesage.adapters.firestore_store import CHUNK_BYTES, CHUNK_TOKENS
+    from pagesage.adapters.token_chunks import CHUNK_BYTES, CHUNK_TOKENS
 
     job = make_job()
     firestore_store.create_job(job)

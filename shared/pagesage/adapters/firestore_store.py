@@ -16,12 +16,9 @@ that expires (policies declared in `firestore.indexes.json` and Terraform):
 | `costs/{cost_id}` | a CostEntry; `created_at` is a timestamp (no TTL: the accounting log); queried by `job_id` or `project_id` and a `created_at` range (composite indexes in `firestore.indexes.json`) |
 | `rate_limits/{key}` | `value`, `expire_at` (end of the one-minute window) |
 
-Tokens: a page's words are stored in chunks of at most `CHUNK_TOKENS` tokens and
-`CHUNK_BYTES` each, as one JSON string of parallel arrays (`text`, `text_norm`, `x`, `y`, `w`,
-`h`, `confidence`, `kind`, `block`, `par`, `line`, `lang`), well under Firestore's 1 MiB
-document limit (https://firebase.google.com/docs/firestore/quotas). One chunk of 2,000 words is
-one write instead of 2,000. The `columns` string is exempt from indexing
-(`firestore.indexes.json`): nobody queries it.
+Tokens: a page's words are stored in token chunks (`adapters/token_chunks.py`: up to 2,000
+tokens as one JSON string of columns per document). The `columns` string is exempt from
+indexing (`firestore.indexes.json`): nobody queries it.
 
 Publishing (`put_page_result`, `ingest`): a page of 5,000+ words does not fit one commit (10 MiB
 per request and 500 writes per commit in production, 4 MiB per gRPC message on the emulator), so
@@ -46,10 +43,7 @@ document (no job) have no `expire_at`. A source document an upload made is live 
 
 from __future__ import annotations
 
-import json
 import math
-import random
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Literal
 
@@ -58,28 +52,27 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from pagesage.adapters.cursors import decode_cursor, encode_cursor
+from pagesage.adapters.firestore_writes import (
+    COMMIT_WRITES,
+    TRANSACTION_ATTEMPTS,
+    batches,
+    commit_groups,
+    doc_id,
+    optimistic,
+    retry_unless_gone,
+    translated,
+    valid_id,
+)
+from pagesage.adapters.token_chunks import token_chunks, tokens_of_chunk
 from pagesage.domain.jobs import RESULT_TTL, Job, utcnow
-from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query, new_id
+from pagesage.domain.pages import CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query, new_id
 from pagesage.domain.provenance import Link, Review, SourceDoc
-from pagesage.errors import InputError, InvalidTransition, NotFound, TransientError
-
-CHUNK_TOKENS = 2000
-"""Most tokens in one chunk document."""
-
-CHUNK_BYTES = 512 * 1024
-"""Most bytes of one chunk's token JSON (a document may hold 1 MiB)."""
-
-COMMIT_BYTES = 3 * 1024 * 1024
-"""Most chunk bytes in one batched write: under the emulator's 4 MiB gRPC message limit
-(production allows 10 MiB per request)."""
-
-COMMIT_WRITES = 500
-"""Most writes in one batched write (Firestore quotas: 500 writes per commit)."""
+from pagesage.errors import InputError, InvalidTransition, NotFound
 
 REVIEW_BYTES = 1_000_000
 """Most bytes of a review's JSON: the review is one document, and a document holds at most
-1 MiB (1,048,576 bytes, Firestore quotas). `Review.approved_text` allows 1,000,000 characters,
-which in Devanagari (3 bytes each in UTF-8) is more than that."""
+1 MiB (1,048,576 bytes, Firestore quotas). `Review.approved_text` is limited to 200,000
+characters, at most 800,000 bytes of UTF-8; this guards the rest of the review too."""
 
 REVIEW_DOC = "current"
 """Document id of a page result's review in its `reviews` subcollection."""
@@ -90,11 +83,6 @@ RESULT_SUBCOLLECTIONS = ("token_chunks", "reviews", "links")
 PROVISIONAL_TTL = RESULT_TTL + timedelta(days=5)
 """`expire_at` of a job's records until the job finishes: its 48 h plus five days to process."""
 
-TRANSACTION_ATTEMPTS = 25
-"""Tries of one transaction under contention (the library's default is 5)."""
-
-_TOKEN_FIELDS = ("text", "text_norm", "x", "y", "w", "h", "confidence", "kind", "block", "par", "line", "lang")
-_GRPC_NOT_FOUND = 5
 
 
 def firestore_client(project: str | None, database: str = "(default)") -> firestore.Client:
@@ -128,16 +116,16 @@ class FirestoreStore:
 
     # -- references ----------------------------------------------------------------------
     def _job_ref(self, job_id: str):
-        return self.client.collection("jobs").document(_doc_id(job_id))
+        return self.client.collection("jobs").document(doc_id(job_id))
 
     def _page_ref(self, page_id: str):
-        return self.client.collection("pages").document(_doc_id(page_id))
+        return self.client.collection("pages").document(doc_id(page_id))
 
     def _result_ref(self, page_result_id: str):
-        return self.client.collection("page_results").document(_doc_id(page_result_id))
+        return self.client.collection("page_results").document(doc_id(page_result_id))
 
     def _source_doc_ref(self, source_doc_id: str):
-        return self.client.collection("source_docs").document(_doc_id(source_doc_id))
+        return self.client.collection("source_docs").document(doc_id(source_doc_id))
 
     def _transaction(self):
         return self.client.transaction(max_attempts=TRANSACTION_ATTEMPTS)
@@ -155,14 +143,14 @@ class FirestoreStore:
 
     # -- jobs ----------------------------------------------------------------------------
     def create_job(self, job: Job) -> None:
-        with _translated():
+        with translated():
             try:
                 self._job_ref(job.job_id).create(_job_doc(job))
             except gexc.AlreadyExists as exc:
                 raise InvalidTransition(f"job {job.job_id} exists") from exc
 
     def get_job(self, job_id: str) -> Job:
-        with _translated():
+        with translated():
             data = self._alive(self._job_ref(job_id).get().to_dict())
         if data is None:
             raise NotFound("no such job")
@@ -182,8 +170,8 @@ class FirestoreStore:
             ref.update(_job_doc(job), option=self.client.write_option(last_update_time=snap.update_time))
             return job, not had_expiry and job.expiration_time is not None
 
-        with _translated():
-            job, finished_now = _optimistic(attempt)
+        with translated():
+            job, finished_now = optimistic(attempt)
             if finished_now:
                 self._stamp_expiry(job.job_id, job.expiration_time)
         return job
@@ -191,11 +179,11 @@ class FirestoreStore:
     def list_expired_jobs(self, now: datetime, limit: int = 100) -> list[str]:
         query = (self.client.collection("jobs").where(filter=FieldFilter("expire_at", "<=", now))
                  .order_by("expire_at").limit(limit))
-        with _translated():
+        with translated():
             return [snap.id for snap in query.stream()]
 
     def delete_job(self, job_id: str) -> None:
-        with _translated():
+        with translated():
             # recursive_delete (the page result with its token chunks, review and links) closes
             # the BulkWriter it is given: one per call
             for snap in self._job_query("page_results", job_id):
@@ -215,7 +203,7 @@ class FirestoreStore:
         its source document, pages, runs, page results and their chunks, reviews and links. A
         record deleted meanwhile (a replaced chunk) is skipped, not retried."""
         writer = self.client.bulk_writer()
-        writer.on_write_error(_retry_unless_gone)
+        writer.on_write_error(retry_unless_gone)
         refs: list = [s.reference for c in ("pages", "runs", "source_docs") for s in self._job_query(c, job_id)]
         for snap in self._job_query("page_results", job_id):
             refs.append(snap.reference)
@@ -228,7 +216,7 @@ class FirestoreStore:
     # -- source documents and pages ------------------------------------------------------
     def create_source_doc(self, doc: SourceDoc) -> None:
         data = {**_doc(doc, self._provisional() if doc.job_id else None), "created_at": doc.created_at}
-        with _translated():
+        with translated():
             try:
                 self._source_doc_ref(doc.source_doc_id).create(data)
             except gexc.AlreadyExists as exc:
@@ -236,7 +224,7 @@ class FirestoreStore:
 
     def get_source_doc(self, source_doc_id: str) -> SourceDoc:
         ref = self._source_doc_ref(source_doc_id)
-        with _translated():
+        with translated():
             live = self._live_source_docs([ref.get()])
         if not live:
             raise NotFound("no such source document")
@@ -258,12 +246,12 @@ class FirestoreStore:
         if cursor:
             seconds, last_id = decode_cursor(cursor)
             try:
-                after = {"created_at": datetime.fromtimestamp(seconds, timezone.utc), "__name__": collection.document(_doc_id(last_id))}
+                after = {"created_at": datetime.fromtimestamp(seconds, timezone.utc), "__name__": collection.document(doc_id(last_id))}
             except (ValueError, OverflowError, OSError, NotFound) as exc:
                 raise InputError("cursor is not one this API issued", error_code="invalid_cursor") from exc
         live: list[SourceDoc] = []
         fetch = limit + 1
-        with _translated():
+        with translated():
             while len(live) <= limit:
                 snaps = list((query.start_after(after) if after else query).limit(fetch).stream())
                 live += self._live_source_docs(snaps)
@@ -280,7 +268,7 @@ class FirestoreStore:
         """The source documents among `snaps` that are live: not past their own `expire_at`, and
         made by no job or by a job that exists and has not expired (one read of those jobs)."""
         candidates = [d for d in (self._alive(s.to_dict()) for s in snaps) if d is not None]
-        job_ids = {d["job_id"] for d in candidates if d.get("job_id") and _valid_id(d["job_id"])}
+        job_ids = {d["job_id"] for d in candidates if d.get("job_id") and valid_id(d["job_id"])}
         live_jobs: set[str] = set()
         if job_ids:
             live_jobs = {s.id for s in self.client.get_all([self._job_ref(j) for j in job_ids]) if self._alive(s.to_dict())}
@@ -288,15 +276,15 @@ class FirestoreStore:
 
     def put_pages(self, pages: list[Page]) -> None:
         expire_at = self._provisional()
-        with _translated():
-            for group in _batches(pages, COMMIT_WRITES):
+        with translated():
+            for group in batches(pages, COMMIT_WRITES):
                 batch = self.client.batch()
                 for page in group:
                     batch.set(self._page_ref(page.page_id), _doc(page, expire_at if page.job_id else None))
                 batch.commit()
 
     def get_page(self, page_id: str) -> Page:
-        with _translated():
+        with translated():
             data = self._alive(self._page_ref(page_id).get().to_dict())
         if data is None:
             raise NotFound("no such page")
@@ -304,7 +292,7 @@ class FirestoreStore:
 
     def list_pages(self, source_doc_id: str) -> list[Page]:
         query = self.client.collection("pages").where(filter=FieldFilter("source_doc_id", "==", source_doc_id)).order_by("page_no")
-        with _translated():
+        with translated():
             return [Page.model_validate(d) for d in self._live_docs(query.stream())]
 
     def finish_page(self, page: Page) -> tuple[Job, bool]:
@@ -326,27 +314,27 @@ class FirestoreStore:
             batch.commit()
             return True
 
-        with _translated():
+        with translated():
             try:
-                changed = _optimistic(attempt)
+                changed = optimistic(attempt)
             except gexc.NotFound as exc:
                 raise NotFound("no such job") from exc
         return self.get_job(page.job_id), changed
 
     # -- runs and results ----------------------------------------------------------------
     def put_run(self, run: Run) -> None:
-        with _translated():
-            self.client.collection("runs").document(_doc_id(run.run_id)).set(_doc(run, self._provisional() if run.job_id else None))
+        with translated():
+            self.client.collection("runs").document(doc_id(run.run_id)).set(_doc(run, self._provisional() if run.job_id else None))
 
     def get_run(self, run_id: str) -> Run:
-        with _translated():
-            data = self._alive(self.client.collection("runs").document(_doc_id(run_id)).get().to_dict())
+        with translated():
+            data = self._alive(self.client.collection("runs").document(doc_id(run_id)).get().to_dict())
         if data is None:
             raise NotFound("no such run")
         return Run.model_validate(data)
 
     def list_runs(self, job_id: str) -> list[Run]:
-        with _translated():
+        with translated():
             runs = [Run.model_validate(d) for d in self._live_docs(self._job_query("runs", job_id))]
         return sorted(runs, key=lambda r: r.started_at)
 
@@ -382,7 +370,7 @@ class FirestoreStore:
             transaction.set(new_ref, doc)
             return replaced, previous
 
-        with _translated():
+        with translated():
             try:
                 self._write_new([(ref, {**chunk, "expire_at": expire_at}, chunk["bytes"]) for ref, chunk in zip(chunk_refs, chunks)])
                 replaced, previous = publish(self._transaction())
@@ -396,7 +384,7 @@ class FirestoreStore:
                                      + self._link_refs(new_ref, previous.get("link_batches") or []))
 
     def get_page_result(self, page_result_id: str) -> PageResult:
-        with _translated():
+        with translated():
             data = self._alive(self._result_ref(page_result_id).get().to_dict())
         if data is None:
             raise NotFound("no such page result")
@@ -404,7 +392,7 @@ class FirestoreStore:
 
     def list_page_results(self, job_id: str) -> list[PageResult]:
         query = self.client.collection("page_results").where(filter=FieldFilter("job_id", "==", job_id)).order_by("page_no")
-        with _translated():
+        with translated():
             return [PageResult.model_validate(d) for d in self._live_docs(query.stream())]
 
     def list_results_for_page(self, source_doc_id: str, page_no: int) -> list[PageResult]:
@@ -413,17 +401,17 @@ class FirestoreStore:
         query = (self.client.collection("page_results")
                  .where(filter=FieldFilter("source_doc_id", "==", source_doc_id))
                  .where(filter=FieldFilter("page_no", "==", page_no)))
-        with _translated():
+        with translated():
             results = [PageResult.model_validate(d) for d in self._live_docs(query.stream())]
         return sorted(results, key=lambda r: (r.created_at, r.page_result_id))
 
     def get_tokens(self, page_result_id: str) -> list[Token]:
         """See `Store.get_tokens`: the chunks the page result names, read at the page result's
         read time (unpublished chunks are never read). [] for an unknown page result."""
-        if not _valid_id(page_result_id):
+        if not valid_id(page_result_id):
             return []
         ref = self._result_ref(page_result_id)
-        with _translated():
+        with translated():
             snap = ref.get()
             data = self._alive(snap.to_dict())
             ids = _chunk_ids(data) if data else []
@@ -454,7 +442,7 @@ class FirestoreStore:
         _check_ingest(page_result_id, tokens, review, links)
         review_data = _review_data(review) if review is not None else None
         ref = self._result_ref(page_result_id)
-        with _translated():
+        with translated():
             current = self._alive(ref.get().to_dict())
         if current is None:
             raise NotFound("no such page result")
@@ -514,10 +502,10 @@ class FirestoreStore:
             return result, unpublished_chunks, unpublished_batches, data.get("expire_at")
 
         written = [r for r, _, _ in writes]
-        with _translated():
+        with translated():
             try:
                 self._write_new(writes)
-                result, old_chunks, old_batches, final_expiry = _optimistic(attempt)
+                result, old_chunks, old_batches, final_expiry = optimistic(attempt)
             except BaseException:
                 self._delete_quietly(written)
                 raise
@@ -552,11 +540,11 @@ class FirestoreStore:
         return [s.reference for s in ref.collection("links").select(["batch"]).stream() if s.get("batch") in wanted]
 
     def get_review(self, page_result_id: str) -> Review | None:
-        if not _valid_id(page_result_id):
+        if not valid_id(page_result_id):
             return None
         ref = self._result_ref(page_result_id)
         review_ref = ref.collection("reviews").document(REVIEW_DOC)
-        with _translated():
+        with translated():
             snaps = {s.reference.path: s for s in self.client.get_all([ref, review_ref])}
         if self._alive(snaps[ref.path].to_dict()) is None:
             return None
@@ -596,16 +584,16 @@ class FirestoreStore:
                 review_ref.create(body)
             return review
 
-        with _translated():
-            return _optimistic(attempt)
+        with translated():
+            return optimistic(attempt)
 
     def list_links(self, page_result_id: str) -> list[Link]:
         """See `Store.list_links`: the page result's published link batches, in the order they
         were published, each in its order; read at the page result's read time."""
-        if not _valid_id(page_result_id):
+        if not valid_id(page_result_id):
             return []
         ref = self._result_ref(page_result_id)
-        with _translated():
+        with translated():
             snap = ref.get()
             data = self._alive(snap.to_dict())
             batches = {b: n for n, b in enumerate((data or {}).get("link_batches") or [])}
@@ -625,7 +613,7 @@ class FirestoreStore:
     def _write_new(self, writes: list[tuple[Any, dict[str, Any], int]]) -> None:
         """Write (reference, data, approximate bytes) in batched writes of at most
         `COMMIT_BYTES` and `COMMIT_WRITES` each."""
-        for group in _commit_groups(writes):
+        for group in commit_groups(writes):
             batch = self.client.batch()
             for ref, data, _ in group:
                 batch.set(ref, data)
@@ -635,7 +623,7 @@ class FirestoreStore:
         """Delete documents nothing names any more, best effort: a failure leaves them to TTL
         (a job's records) or as unread leftovers."""
         try:
-            for group in _batches(refs, COMMIT_WRITES):
+            for group in batches(refs, COMMIT_WRITES):
                 batch = self.client.batch()
                 for ref in group:
                     batch.delete(ref)
@@ -645,7 +633,7 @@ class FirestoreStore:
 
     def _update_quietly(self, refs: list, fields: dict[str, Any]) -> None:
         try:
-            for group in _batches(refs, COMMIT_WRITES):
+            for group in batches(refs, COMMIT_WRITES):
                 batch = self.client.batch()
                 for ref in group:
                     batch.update(ref, fields)
@@ -663,9 +651,9 @@ class FirestoreStore:
     def add_cost(self, entry: CostEntry) -> bool:
         data = entry.model_dump(mode="json")
         data["created_at"] = entry.created_at
-        with _translated():
+        with translated():
             try:
-                self.client.collection("costs").document(_doc_id(entry.cost_id)).create(data)
+                self.client.collection("costs").document(doc_id(entry.cost_id)).create(data)
             except gexc.AlreadyExists:
                 return False
         return True
@@ -673,7 +661,7 @@ class FirestoreStore:
     def list_costs(self, job_id: str) -> list[CostEntry]:
         query = (self.client.collection("costs").where(filter=FieldFilter("job_id", "==", job_id))
                  .order_by("created_at").order_by("__name__"))
-        with _translated():
+        with translated():
             return [CostEntry.model_validate(s.to_dict()) for s in query.stream()]
 
     def query_costs(self, *, job_id: str | None = None, project_id: str | None = None, since: datetime | None = None,
@@ -687,11 +675,11 @@ class FirestoreStore:
         query = query.order_by("created_at").order_by("__name__")
         if limit is not None:
             query = query.limit(limit)
-        with _translated():
+        with translated():
             return [CostEntry.model_validate(s.to_dict()) for s in query.stream()]
 
     def increment_counter(self, key: str, expire_at: datetime, now: datetime) -> int:
-        ref = self.client.collection("rate_limits").document(_doc_id(key))
+        ref = self.client.collection("rate_limits").document(doc_id(key))
 
         def attempt() -> int:
             snap = ref.get()
@@ -704,58 +692,8 @@ class FirestoreStore:
             ref.update(fields, option=self.client.write_option(last_update_time=snap.update_time))
             return value
 
-        with _translated():
-            return _optimistic(attempt)
-
-
-# -- token chunks ------------------------------------------------------------------------
-
-def token_chunks(tokens: list[Token]) -> Iterator[dict[str, Any]]:
-    """Split tokens (sorted by token_no) into chunk documents: `first_token_no`, `count`,
-    `bytes` and `columns`, one JSON string of parallel arrays (one per field of
-    `_TOKEN_FIELDS`). Each chunk holds at most `CHUNK_TOKENS` tokens and `CHUNK_BYTES` of JSON.
-
-    One string instead of arrays of Firestore values: the client library encodes each array
-    element as its own protobuf message, which took 80 % of the time to store a page.
-
-    Raises:
-        InputError: one token alone encodes to more than `CHUNK_BYTES`.
-    """
-    start = 0
-    while start < len(tokens):
-        end = min(start + CHUNK_TOKENS, len(tokens))
-        while True:
-            encoded = _columns_json(tokens[start:end])
-            if len(encoded) <= CHUNK_BYTES:
-                break
-            if end - start == 1:
-                raise InputError(f"token {tokens[start].token_no} takes {len(encoded)} bytes; the limit is {CHUNK_BYTES}")
-            end = start + max(1, (end - start) * CHUNK_BYTES // len(encoded) * 9 // 10)
-        yield {"first_token_no": tokens[start].token_no, "count": end - start, "bytes": len(encoded),
-               "columns": encoded.decode()}
-        start = end
-
-
-def tokens_of_chunk(chunk: dict[str, Any]) -> Iterator[Token]:
-    """The tokens of one chunk document, in order."""
-    c = json.loads(chunk["columns"])
-    first = chunk["first_token_no"]
-    for i in range(chunk["count"]):
-        yield Token.model_construct(
-            token_no=first + i, text=c["text"][i], text_norm=c["text_norm"][i],
-            bbox=BBox.model_construct(x=c["x"][i], y=c["y"][i], w=c["w"][i], h=c["h"][i]),
-            confidence=c["confidence"][i], kind=c["kind"][i], block=c["block"][i],
-            par=c["par"][i], line=c["line"][i], lang=c["lang"][i],
-        )
-
-
-def _columns_json(tokens: list[Token]) -> bytes:
-    columns: dict[str, list] = {name: [] for name in _TOKEN_FIELDS}
-    for t in tokens:
-        for name, value in zip(_TOKEN_FIELDS, (t.text, t.text_norm, t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h,
-                                               float(t.confidence), t.kind, t.block, t.par, t.line, t.lang)):
-            columns[name].append(value)
-    return json.dumps(columns, ensure_ascii=False, separators=(",", ":")).encode()
+        with translated():
+            return optimistic(attempt)
 
 
 # -- documents ---------------------------------------------------------------------------
@@ -766,23 +704,6 @@ def _doc(model, expire_at: datetime | None) -> dict[str, Any]:
 
 def _job_doc(job: Job) -> dict[str, Any]:
     return _doc(job, job.expiration_time)
-
-
-def _doc_id(value: str) -> str:
-    """A document id from a PageSage id; ids with `/` or Firestore's reserved forms raise
-    `NotFound` (no such record can exist)."""
-    if not value or "/" in value or value in (".", "..") or (value.startswith("__") and value.endswith("__")):
-        raise NotFound(f"invalid id {value!r}")
-    return value
-
-
-def _valid_id(value: str) -> bool:
-    """True when `value` can name a document (see `_doc_id`)."""
-    try:
-        _doc_id(value)
-    except NotFound:
-        return False
-    return True
 
 
 def _chunk_ids(data: dict[str, Any]) -> list[str]:
@@ -828,59 +749,3 @@ def _review_data(review: Review) -> dict[str, Any]:
     return review.model_dump(mode="json")
 
 
-def _retry_unless_gone(error, writer) -> bool:
-    """BulkWriter error policy: retry a failed write (at most 15 attempts, the library's
-    default), except on a document that no longer exists."""
-    return error.code != _GRPC_NOT_FOUND and error.attempts < 15
-
-
-def _optimistic(attempt: Callable[[], Any]) -> Any:
-    """Run `attempt` (read, then writes conditioned on what was read) until no concurrent write
-    intervened: a failed precondition or a lost create race is retried after a jittered
-    exponential back-off (10 ms doubling to 0.5 s), at most `TRANSACTION_ATTEMPTS` times.
-
-    Raises:
-        TransientError: still contended after every attempt.
-    """
-    for n in range(TRANSACTION_ATTEMPTS):
-        try:
-            return attempt()
-        except (gexc.FailedPrecondition, gexc.AlreadyExists):
-            time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** n)))
-    raise TransientError(f"document still contended after {TRANSACTION_ATTEMPTS} attempts")
-
-
-def _commit_groups(writes: list[tuple[Any, dict[str, Any], int]]) -> Iterator[list[tuple[Any, dict[str, Any], int]]]:
-    """(reference, data, bytes) writes grouped into commits of at most `COMMIT_BYTES` and
-    `COMMIT_WRITES` writes."""
-    group: list[tuple[Any, dict[str, Any], int]] = []
-    size = 0
-    for write in writes:
-        if group and (size + write[2] > COMMIT_BYTES or len(group) == COMMIT_WRITES):
-            yield group
-            group, size = [], 0
-        group.append(write)
-        size += write[2]
-    if group:
-        yield group
-
-
-def _batches(items: list, size: int) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-class _translated:
-    """Map Google API errors that a retry may cure (unavailable, deadline, contention,
-    quota) to `TransientError`; other errors pass through."""
-
-    _TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.Aborted, gexc.TooManyRequests,
-                  gexc.InternalServerError)
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        if exc is not None and isinstance(exc, self._TRANSIENT):
-            raise TransientError(f"Firestore unavailable: {exc.message if hasattr(exc, 'message') else exc}") from exc
-        return False
