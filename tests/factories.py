@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pagesage.domain.jobs import DocumentUpload, FileFormat, Job
+from pagesage.domain.pages import BBox, Token
+from pagesage.text.normalize import normalize_for_search
 
 
 def make_job(languages: str = "eng", **fields) -> Job:
@@ -16,3 +18,14 @@ def make_job(languages: str = "eng", **fields) -> Job:
         original_key="originals/x/original.pdf",
     )
     return Job(upload=upload, languages=languages, **fields)
+
+
+def tokens_of_text(text: str) -> list[Token]:
+    """One token per whitespace-separated word of `text`, `line` from the text's lines (boxes and
+    confidences are placeholders: for tests of text, not layout)."""
+    out = []
+    for line_no, line in enumerate(text.splitlines()):
+        for word in line.split():
+            out.append(Token(token_no=len(out), text=word, text_norm=normalize_for_search(word),
+                             bbox=BBox(x=0, y=0, w=1, h=1), confidence=90.0, block=0, par=0, line=line_no))
+    return out

@@ -7,27 +7,17 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from factories import tokens_of_text as tokens
 from rapidfuzz.distance import Levenshtein
 
-from pagesage.domain.pages import BBox, Token
+from pagesage.domain.pages import Token
 from pagesage.errors import InputError
 from pagesage.services.compare import RunDiff, compare_tokens
 from pagesage.text.cer import cer, normalize_for_scoring, wer
-from pagesage.text.normalize import normalize_for_search
 
 # Two lines of san-imagessan/shreelipi-p001: the ground truth and the plain Tesseract reading.
 GT_LINES = "अनादीशाय । अनन्ताय । आनन्दाय । अध्यात्मबोघकाय ।\nनमः।(१०२५)"
 OCR_LINES = "अनादीश्ाय । अनन्ताय । आनन्दाय । अध्यात्मबोधकाय ।\nनमः । (१०२५)\n\nनैः नैः नः"
-
-
-def tokens(text: str) -> list[Token]:
-    """One token per whitespace-separated word, line numbers from the text's lines."""
-    out = []
-    for line_no, line in enumerate(text.splitlines()):
-        for word in line.split():
-            out.append(Token(token_no=len(out), text=word, text_norm=normalize_for_search(word),
-                             bbox=BBox(x=0, y=0, w=1, h=1), confidence=90.0, block=0, par=0, line=line_no))
-    return out
 
 
 def side_words(diff: RunDiff, side: str) -> list[str]:

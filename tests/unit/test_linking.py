@@ -8,26 +8,15 @@ import re
 from pathlib import Path
 
 import pytest
+from factories import tokens_of_text as tokens
 from rapidfuzz import fuzz, process
 
-from pagesage.domain.pages import BBox, Token
 from pagesage.errors import InputError
 from pagesage.services.linking import Dictionary, LinkSuggestion, form_key, link_key, load_dictionary, suggest_links
-from pagesage.text.normalize import normalize_for_search
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dictionary"
 HEADWORDS_JSON = FIXTURES / "sanskrit-headwords.json"
 HEADWORDS_CSV = FIXTURES / "sanskrit-headwords.csv"
-
-
-def tokens(text: str) -> list[Token]:
-    """One token per whitespace-separated word, line numbers from the text's lines."""
-    out = []
-    for line_no, line in enumerate(text.splitlines()):
-        for word in line.split():
-            out.append(Token(token_no=len(out), text=word, text_norm=normalize_for_search(word),
-                             bbox=BBox(x=0, y=0, w=1, h=1), confidence=90.0, block=0, par=0, line=line_no))
-    return out
 
 
 def spans(suggestions: list[LinkSuggestion]) -> list[tuple[int, int, str]]:

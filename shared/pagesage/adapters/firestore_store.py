@@ -66,7 +66,7 @@ from pagesage.adapters.firestore_writes import (
 from pagesage.adapters.token_chunks import token_chunks, tokens_of_chunk
 from pagesage.domain.jobs import RESULT_TTL, Job, utcnow
 from pagesage.domain.pages import CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query, new_id
-from pagesage.domain.provenance import Link, Review, SourceDoc
+from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest
 from pagesage.errors import InputError, InvalidTransition, NotFound
 
 REVIEW_BYTES = 1_000_000
@@ -138,6 +138,14 @@ class FirestoreStore:
             return None
         return data
 
+    def _read(self, ref, what: str) -> dict[str, Any]:
+        """The live document at `ref`. Raises `NotFound` ("no such <what>")."""
+        with translated():
+            data = self._alive(ref.get().to_dict())
+        if data is None:
+            raise NotFound(f"no such {what}")
+        return data
+
     def _provisional(self) -> datetime:
         return self._clock() + PROVISIONAL_TTL
 
@@ -150,11 +158,7 @@ class FirestoreStore:
                 raise InvalidTransition(f"job {job.job_id} exists") from exc
 
     def get_job(self, job_id: str) -> Job:
-        with translated():
-            data = self._alive(self._job_ref(job_id).get().to_dict())
-        if data is None:
-            raise NotFound("no such job")
-        return Job.model_validate(data)
+        return Job.model_validate(self._read(self._job_ref(job_id), "job"))
 
     def update_job(self, job_id: str, mutate: Callable[[Job], None]) -> Job:
         ref = self._job_ref(job_id)
@@ -284,11 +288,7 @@ class FirestoreStore:
                 batch.commit()
 
     def get_page(self, page_id: str) -> Page:
-        with translated():
-            data = self._alive(self._page_ref(page_id).get().to_dict())
-        if data is None:
-            raise NotFound("no such page")
-        return Page.model_validate(data)
+        return Page.model_validate(self._read(self._page_ref(page_id), "page"))
 
     def list_pages(self, source_doc_id: str) -> list[Page]:
         query = self.client.collection("pages").where(filter=FieldFilter("source_doc_id", "==", source_doc_id)).order_by("page_no")
@@ -327,11 +327,7 @@ class FirestoreStore:
             self.client.collection("runs").document(doc_id(run.run_id)).set(_doc(run, self._provisional() if run.job_id else None))
 
     def get_run(self, run_id: str) -> Run:
-        with translated():
-            data = self._alive(self.client.collection("runs").document(doc_id(run_id)).get().to_dict())
-        if data is None:
-            raise NotFound("no such run")
-        return Run.model_validate(data)
+        return Run.model_validate(self._read(self.client.collection("runs").document(doc_id(run_id)), "run"))
 
     def list_runs(self, job_id: str) -> list[Run]:
         with translated():
@@ -384,11 +380,7 @@ class FirestoreStore:
                                      + self._link_refs(new_ref, previous.get("link_batches") or []))
 
     def get_page_result(self, page_result_id: str) -> PageResult:
-        with translated():
-            data = self._alive(self._result_ref(page_result_id).get().to_dict())
-        if data is None:
-            raise NotFound("no such page result")
-        return PageResult.model_validate(data)
+        return PageResult.model_validate(self._read(self._result_ref(page_result_id), "page result"))
 
     def list_page_results(self, job_id: str) -> list[PageResult]:
         query = self.client.collection("page_results").where(filter=FieldFilter("job_id", "==", job_id)).order_by("page_no")
@@ -439,7 +431,7 @@ class FirestoreStore:
         """
         if mode not in ("replace", "append"):
             raise InputError("mode must be replace or append")
-        _check_ingest(page_result_id, tokens, review, links)
+        check_ingest(page_result_id, tokens, review, links)
         review_data = _review_data(review) if review is not None else None
         ref = self._result_ref(page_result_id)
         with translated():
@@ -716,25 +708,6 @@ def _chunk_ids(data: dict[str, Any]) -> list[str]:
 
 def _confidence_sum(tokens: Iterable[Token]) -> float:
     return math.fsum(float(t.confidence) for t in tokens)
-
-
-def _check_ingest(page_result_id: str, tokens: list[Token] | None, review: Review | None, links: list[Link] | None) -> None:
-    """Refuse an ingest whose records name another page result, whose tokens do not number one
-    contiguous run (`Token.token_no` is contiguous; a chunk stores its first token_no and count)
-    or whose links repeat a link_id.
-
-    Raises:
-        InputError: the tokens or a record's `page_result_id`. InvalidTransition: a link_id twice.
-    """
-    if review is not None and review.page_result_id != page_result_id:
-        raise InputError("review.page_result_id is not the page result ingested into")
-    if any(link.page_result_id != page_result_id for link in links or ()):
-        raise InputError("a link's page_result_id is not the page result ingested into")
-    if links and len({link.link_id for link in links}) < len(links):
-        raise InvalidTransition("two links share a link_id")
-    numbers = sorted(t.token_no for t in tokens or ())
-    if numbers and numbers != list(range(numbers[0], numbers[0] + len(numbers))):
-        raise InputError("token_no must be one contiguous run without repeats")
 
 
 def _review_data(review: Review) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Literal
 from pagesage.adapters.cursors import decode_cursor, encode_cursor
 from pagesage.domain.jobs import Job, utcnow
 from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query
-from pagesage.domain.provenance import Link, Review, SourceDoc
+from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest
 from pagesage.errors import InputError, InvalidTransition, NotFound
 
 _SCHEMA = """
@@ -276,7 +276,7 @@ class SqliteStore:
                review: Review | None, links: list[Link] | None) -> PageResult:
         if mode not in ("replace", "append"):
             raise InputError("mode must be replace or append")
-        _check_ingest(page_result_id, tokens, review, links)
+        check_ingest(page_result_id, tokens, review, links)
         with self._transaction() as db:
             row = db.execute("SELECT doc FROM page_results WHERE page_result_id = ?", (page_result_id,)).fetchone()
             if row is None:
@@ -369,24 +369,6 @@ class SqliteStore:
 _LIVE_JOIN = "LEFT JOIN jobs j ON j.job_id = s.job_id"
 _LIVE = "(s.job_id IS NULL OR (j.job_id IS NOT NULL AND (j.expire_at IS NULL OR j.expire_at > ?)))"
 """A source document is live when no job made it, or its job exists and has not expired."""
-
-
-def _check_ingest(page_result_id: str, tokens: list[Token] | None, review: Review | None, links: list[Link] | None) -> None:
-    """Refuse an ingest whose records name another page result, whose tokens do not number one
-    contiguous run (`Token.token_no` is contiguous) or whose links repeat a link_id.
-
-    Raises:
-        InputError: the tokens or a record's `page_result_id`. InvalidTransition: a link_id twice.
-    """
-    if review is not None and review.page_result_id != page_result_id:
-        raise InputError("review.page_result_id is not the page result ingested into")
-    if any(link.page_result_id != page_result_id for link in links or ()):
-        raise InputError("a link's page_result_id is not the page result ingested into")
-    if links and len({link.link_id for link in links}) < len(links):
-        raise InvalidTransition("two links share a link_id")
-    numbers = sorted(t.token_no for t in tokens or ())
-    if numbers and numbers != list(range(numbers[0], numbers[0] + len(numbers))):
-        raise InputError("token_no must be one contiguous run without repeats")
 
 
 def _insert_tokens(db: sqlite3.Connection, page_result_id: str, tokens: list[Token]) -> None:

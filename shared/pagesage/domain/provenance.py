@@ -19,8 +19,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from pagesage.domain.jobs import utcnow
-from pagesage.domain.pages import new_id
-from pagesage.errors import InvalidTransition
+from pagesage.domain.pages import Token, new_id
+from pagesage.errors import InputError, InvalidTransition
 
 ENTRY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 """A dictionary entry id: 1-200 characters of letters, digits and `._:-`, starting with a letter
@@ -152,3 +152,21 @@ class Link(BaseModel):
     token_start: int | None = Field(default=None, ge=0)
     token_end: int | None = Field(default=None, ge=0)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+def check_ingest(page_result_id: str, tokens: list[Token] | None, review: Review | None, links: list[Link] | None) -> None:
+    """Refuse what no store can write as one ingest (`Store.ingest`): records naming another page
+    result, tokens that do not number one contiguous run, links repeating a link_id.
+
+    Raises:
+        InputError: the tokens or a record's `page_result_id`. InvalidTransition: a link_id twice.
+    """
+    if review is not None and review.page_result_id != page_result_id:
+        raise InputError("review.page_result_id is not the page result ingested into")
+    if any(link.page_result_id != page_result_id for link in links or ()):
+        raise InputError("a link's page_result_id is not the page result ingested into")
+    if links and len({link.link_id for link in links}) < len(links):
+        raise InvalidTransition("two links share a link_id")
+    numbers = sorted(t.token_no for t in tokens or ())
+    if numbers and numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+        raise InputError("token_no must be one contiguous run without repeats")
