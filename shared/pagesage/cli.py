@@ -8,6 +8,7 @@
                                         (--emulators: on Firestore/GCS/Cloud Tasks emulators)
     pagesage costs [--job J] [--since ISO] [--until ISO] [--group-by G] [--jsonl]
                                         summarize or export the cost log
+    pagesage diff PAGE_ID RUN_A RUN_B    compare two runs' words on a page (CER, WER, changes)
     pagesage schemas --out schemas      write the JSON Schemas of the API's bodies
     pagesage docai-to-hocr DOC.json... -o OUT [--format F]
                                         convert saved Document AI output offline
@@ -135,6 +136,32 @@ def costs(job: str | None, project: str | None, since: str | None, until: str | 
     rows.append(("total", "", str(body["calls"]), "", f"{body['total_usd']:.6f}"))
     _print_table((group_by, "file", "calls", "units", "USD"), rows)
     click.echo(f"price table: {', '.join(body['price_versions']) or '-'}", err=True)
+
+
+@main.command()
+@click.argument("page_id")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--json", "as_json", is_flag=True, help="print the whole comparison as JSON")
+@click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
+def diff(page_id: str, run_a: str, run_b: str, as_json: bool, url: str) -> None:
+    """Compare what two runs read on one page: CER, WER and each changed span (RUN_A is the
+    reference)."""
+    client = PageSageClient(url)
+    try:
+        body = _call(client.diff, page_id, run_a, run_b)
+    finally:
+        client.close()
+    if as_json:
+        click.echo(json.dumps(body, ensure_ascii=False, indent=1))
+        return
+    rate = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    click.echo(f"CER {rate(body['cer'])}  WER {rate(body['wer'])}  words {body['a_words']} -> {body['b_words']}: "
+               f"{body['words_replaced']} replaced, {body['words_inserted']} inserted, {body['words_deleted']} deleted")
+    for op in body["ops"]:
+        if op["op"] != "equal":
+            click.echo(f"  {op['op']:<8} a[{op['a_start']}:{op['a_end']}] {' '.join(op['a_words'])!r} -> "
+                       f"b[{op['b_start']}:{op['b_end']}] {' '.join(op['b_words'])!r}")
 
 
 @main.command()

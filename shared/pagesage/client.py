@@ -74,6 +74,11 @@ class PageSageClient:
         response = self._send("GET", self.costs_path, params=params)
         return response.content if jsonl else response.json()
 
+    def diff(self, page_id: str, run_a: str, run_b: str) -> dict:
+        """`GET /api/v1/ocr/pages/<page_id>/diff?a=&b=`: the word-level comparison of two runs
+        on a page (`services.compare.RunDiff`, `a` the reference). Raises `ApiError`."""
+        return self._send("GET", f"/api/v1/ocr/pages/{page_id}/diff", params={"a": run_a, "b": run_b}).json()
+
     def wait(self, job_ids: list[str], *, on_poll=None, timeout: float = 3600.0) -> dict[str, dict]:
         """Poll until every job finished; `on_poll(statuses)` is called after each round.
 

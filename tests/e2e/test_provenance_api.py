@@ -246,3 +246,34 @@ def test_openapi_document_is_served_valid_and_committed(api):
     committed = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "openapi.json").read_text())
     assert served == committed
     assert {"/api/v1/ocr/page_results/{page_result_id}/ingest", "/upload", "/api/v1/costs"} <= set(served["paths"])
+
+
+def test_cli_diff_compares_two_runs_over_http(ocred, request):
+    import threading
+
+    from click.testing import CliRunner
+
+    from pagesage.cli import main
+    from pagesage.server import create_server
+
+    if "firestore" in request.node.callspec.id:
+        pytest.skip("the CLI is the same client on either store")
+    api, status, page, first = ocred
+    before = api.get(f"{API}/page_results/{first['page_result_id']}/full").get_json()
+    shell = external_run(api, status["source_doc_id"])["page_results"][0]
+    tokens = [as_input(t) for t in before["tokens"]]
+    tokens[3]["text"] = "Alise"
+    assert post(api, f"/page_results/{shell['page_result_id']}/ingest", {"mode": "replace", "tokens": tokens}).status_code == 200
+    server = create_server("127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.effective_port}"
+        out = CliRunner().invoke(main, ["diff", page["page_id"], first["run_id"], shell["run_id"], "--url", url])
+        as_json = CliRunner().invoke(main, ["diff", page["page_id"], first["run_id"], shell["run_id"], "--url", url, "--json"])
+        missing = CliRunner().invoke(main, ["diff", page["page_id"], first["run_id"], "no-such-run", "--url", url])
+    finally:
+        server.close()
+    assert out.exit_code == 0, out.output
+    assert "1 replaced, 0 inserted, 0 deleted" in out.output and "-> b[3:4] 'Alise'" in out.output
+    assert json.loads(as_json.output)["words_replaced"] == 1
+    assert missing.exit_code == 1 and "404 not_found" in missing.output
