@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from pagesage.domain.jobs import Job
 from pagesage.domain.provenance import Link, Review, SourceDoc
-from pagesage.domain.pages import CostEntry, OsdResult, Page, PageResult, Run, Token
+from pagesage.domain.pages import CostEntry, OsdResult, Page, PageResult, QualityMetrics, Run, Token
 
 
 class Store(Protocol):
@@ -226,12 +226,14 @@ class EngineOutput(BaseModel):
         pages_billed: pages the provider billed for the call (per-page engines such as Document
             AI); 0 for compute-priced engines.
         request_id: the provider's id of the request, when it gives one.
+        quality: the page image's quality, when the engine measures it.
     """
 
     words: list[EngineWord]
     seconds: float
     pages_billed: int = Field(default=0, ge=0)
     request_id: str | None = None
+    quality: QualityMetrics | None = None
 
 
 class OcrEngine(Protocol):

@@ -4,11 +4,11 @@ scripted gRPC errors. No network."""
 
 from __future__ import annotations
 
+import json
 import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pagesage import emulators
 import grpc
 import pytest
 from google.api_core import exceptions as core_exceptions
@@ -20,6 +20,8 @@ from google.cloud.documentai_v1.services.document_processor_service.transports i
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2
 from google.rpc import status_pb2
+
+from pagesage import emulators
 
 from pagesage.engines.docai import (
     BATCH_MAX_PAGES,
@@ -324,7 +326,11 @@ def test_a_document_ai_page_is_logged_as_one_billed_page(fake, engine, tmp_path)
 
     fake.answers["ProcessDocument"] = [response_of("multiple_levels.json")]
     store, blobs, job, page, run = docai_job(tmp_path)
-    ocr_page(job, page, run, store=store, blobs=blobs, engine=engine, settings=Settings(data_dir=tmp_path))
+    done = ocr_page(job, page, run, store=store, blobs=blobs, engine=engine, settings=Settings(data_dir=tmp_path))
+    # the page's imageQualityScores become its quality metrics (seed qualityMetrics)
+    raw = json.loads((FIXTURES / "multiple_levels.json").read_text())["pages"][0]["image_quality_scores"]
+    assert done.quality.quality_score == pytest.approx(raw["quality_score"]) and done.quality.source == "document-ai"
+    assert set(done.quality.defects) == {d["type_"].removeprefix("quality/defect_") for d in raw["detected_defects"]}
     [entry] = store.list_costs(job.job_id)  # no layout-detection entry: Document AI's detect calls nothing
     assert entry.cost_id == f"{job.job_id}:p1:ocr-extraction"
     assert (entry.engine, entry.operation, entry.provider, entry.service) == ("docai", "ocr-extraction", "google-cloud", "document-ai-ocr")

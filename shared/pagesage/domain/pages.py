@@ -91,6 +91,36 @@ def page_id(source_doc_id: str, page_no: int) -> str:
     return f"{source_doc_id}_p{page_no}"
 
 
+class QualityMetrics(BaseModel):
+    """A page image's quality (the seed's `qualityMetrics`, `pagesage-data-schemas.md` §8) as far
+    as the engine measured it; fields it did not measure are None.
+
+    Attributes:
+        overall_quality: `quality_score` in the seed's four grades: >= 0.9 excellent, >= 0.7
+            good, >= 0.5 fair, else poor.
+        quality_score: 0-1, higher is better (Document AI `imageQualityScores.qualityScore`).
+        defects: defect -> confidence 0-1 (e.g. `blurry`, `noisy`, `glare`; Document AI's
+            `quality/defect_*` types without the prefix).
+        skew_angle: degrees; contrast, brightness, noise_level: 0-1 (the seed's other metrics).
+        source: what measured it (`document-ai`).
+    """
+
+    overall_quality: Literal["excellent", "good", "fair", "poor"]
+    quality_score: float = Field(ge=0, le=1)
+    defects: dict[str, float] = Field(default_factory=dict)
+    skew_angle: float | None = None
+    contrast: float | None = Field(default=None, ge=0, le=1)
+    brightness: float | None = Field(default=None, ge=0, le=1)
+    noise_level: float | None = Field(default=None, ge=0, le=1)
+    source: str
+
+    @classmethod
+    def graded(cls, score: float, defects: dict[str, float], source: str) -> "QualityMetrics":
+        """Metrics for an overall `score` (0-1), its grade derived as documented above."""
+        grade = "excellent" if score >= 0.9 else "good" if score >= 0.7 else "fair" if score >= 0.5 else "poor"
+        return cls(overall_quality=grade, quality_score=score, defects=defects, source=source)
+
+
 class Page(BaseModel):
     """One page of a source document: the stable coordinate system of its results ("page 17
     of doc X", provenance seed §2), and its progress in the job that OCRs it.
@@ -107,6 +137,7 @@ class Page(BaseModel):
         image_key: blob-store key of the page image: the original for a one-page image
             document read as uploaded, else a PNG PageSage rendered or turned upright.
         size_hint: pixel area estimated before rendering, used to schedule big pages first.
+        quality: the page image's quality, when the engine measures it (Document AI).
     """
 
     source_doc_id: str
@@ -121,6 +152,7 @@ class Page(BaseModel):
     size_hint: int = 0
     error_code: str | None = None
     error_message: str | None = None
+    quality: QualityMetrics | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -203,8 +203,9 @@ class DocumentAiEngine:
             TransientError: Document AI was unavailable or over quota after the retries.
         """
         result = self.process_image(image, languages=languages)
-        return EngineOutput(words=result.pages[0].words, seconds=result.call.seconds,
-                            pages_billed=result.call.pages_billed, request_id=result.call.request_id)
+        page = result.pages[0]
+        return EngineOutput(words=page.words, seconds=result.call.seconds, pages_billed=result.call.pages_billed,
+                            request_id=result.call.request_id, quality=page.quality.metrics() if page.quality else None)
 
     # -- richer calls ---------------------------------------------------------------------------
 

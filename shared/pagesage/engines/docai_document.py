@@ -47,6 +47,7 @@ from google.cloud import documentai
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from pagesage.domain.pages import QualityMetrics
 from pagesage.errors import EngineError
 from pagesage.ports import EngineWord
 
@@ -71,6 +72,11 @@ class ImageQuality:
 
     score: float
     defects: dict[str, float] = field(default_factory=dict)
+
+    def metrics(self) -> QualityMetrics:
+        """As PageSage's `QualityMetrics` (defect names without the `quality/defect_` prefix)."""
+        defects = {name.removeprefix("quality/defect_"): score for name, score in self.defects.items()}
+        return QualityMetrics.graded(self.score, defects, "document-ai")
 
 
 @dataclass(frozen=True)

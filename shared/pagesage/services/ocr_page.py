@@ -90,7 +90,7 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
               pages=output.pages_billed, request_id=output.request_id)
     return page.model_copy(update={
         "status": PageStatus.DONE, "width": image.width, "height": image.height, "dpi": rendered.dpi,
-        "sha256": image_sha256, "image_key": image_key,
+        "sha256": image_sha256, "image_key": image_key, "quality": output.quality,
     })
 
 
