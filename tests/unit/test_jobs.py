@@ -275,3 +275,15 @@ def test_traversal_samples_have_the_right_length():
 
 def test_is_job_id_accepts_url_safe_alphabet():
     assert is_job_id("A-z_09" + "b" * 37)
+
+
+def test_ids_never_start_with_a_dash_so_a_command_line_cannot_read_them_as_options():
+    from pagesage.domain.jobs import random_id
+    from pagesage.domain.pages import new_id
+    from pagesage.services.bucket_drop import DroppedObject, drop_job_id
+
+    drawn = [random_id(16) for _ in range(2000)] + [new_id() for _ in range(500)] + [make_job().source_doc_id for _ in range(500)]
+    assert not any(value.startswith("-") for value in drawn)
+    assert {len(random_id(32)), len(new_id())} == {43, 22}
+    derived = [drop_job_id(DroppedObject(bucket="b", name=f"incoming/{i}.pdf", generation="1", size=1)) for i in range(2000)]
+    assert not any(value.startswith("-") for value in derived) and all(is_job_id(value) for value in derived)

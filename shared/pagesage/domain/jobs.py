@@ -30,9 +30,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def random_id(nbytes: int) -> str:
+    """`nbytes` random bytes as URL-safe base64 that does not start with `-` (so an id is never
+    read as an option on a command line); drawing again when it does costs 1/64 of a bit."""
+    while (value := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return value
+
+
 def new_job_id() -> str:
     """A new unguessable job id: 32 random bytes, URL-safe base64, 43 characters."""
-    return secrets.token_urlsafe(32)
+    return random_id(32)
 
 
 def is_job_id(value: str) -> bool:
@@ -104,7 +112,7 @@ class Job(BaseModel):
     """
 
     job_id: str = Field(default_factory=new_job_id)
-    source_doc_id: str = Field(default_factory=lambda: secrets.token_urlsafe(16))
+    source_doc_id: str = Field(default_factory=lambda: random_id(16))
     status: JobStatus = JobStatus.PENDING
     upload: DocumentUpload
     languages: str = "auto"

@@ -13,20 +13,19 @@ words. Conventions, stated once for every engine:
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from enum import Enum
 from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field, model_validator
 
-from pagesage.domain.jobs import utcnow
+from pagesage.domain.jobs import random_id, utcnow
 from pagesage.errors import InputError
 
 
 def new_id() -> str:
-    """A new random record id (22 URL-safe characters, 128 bits)."""
-    return secrets.token_urlsafe(16)
+    """A new random record id (22 URL-safe characters, 128 bits, never starting with `-`)."""
+    return random_id(16)
 
 
 class BBox(BaseModel):

@@ -73,8 +73,14 @@ class DroppedObject:
 def drop_job_id(obj: DroppedObject) -> str:
     """The job id of a dropped object: 43 URL-safe base64 characters of
     SHA-256(`bucket/name#generation`), the shape of every job id."""
-    digest = hashlib.sha256(f"{obj.bucket}/{obj.name}#{obj.generation}".encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return _derived_id(f"{obj.bucket}/{obj.name}#{obj.generation}", 43)
+
+
+def _derived_id(text: str, length: int) -> str:
+    """`length` URL-safe base64 characters of SHA-256(`text`); a leading `-` becomes `A`, as
+    random ids never start with `-` either."""
+    value = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).decode()[:length]
+    return "A" + value[1:] if value.startswith("-") else value
 
 
 def accept_dropped_object(obj: DroppedObject, *, bucket: str, installed_languages: frozenset[str] | set[str],
@@ -148,7 +154,7 @@ def _inspect(obj: DroppedObject, job_id: str, installed: frozenset[str] | set[st
         content_type=file_format.value, sha256=digest or "0" * 64,
         original_key=original_key(job_id, file_format) if problem is None else obj.name,
     )
-    source_doc_id = base64.urlsafe_b64encode(hashlib.sha256(f"source:{job_id}".encode()).digest()).decode()[:22]
+    source_doc_id = _derived_id(f"source:{job_id}", 22)
     job = Job(job_id=job_id, source_doc_id=source_doc_id, upload=upload, languages=languages if isinstance(languages, str) else "auto")
     return job, problem
 
