@@ -227,6 +227,9 @@ class EngineOutput(BaseModel):
             AI); 0 for compute-priced engines.
         request_id: the provider's id of the request, when it gives one.
         quality: the page image's quality, when the engine measures it.
+        raw, raw_type: the engine's own output (Tesseract's TSV, Document AI's Document JSON)
+            and its Content-Type, kept beside the page result as provenance; None when the
+            engine hands over only words.
     """
 
     words: list[EngineWord]
@@ -234,6 +237,8 @@ class EngineOutput(BaseModel):
     pages_billed: int = Field(default=0, ge=0)
     request_id: str | None = None
     quality: QualityMetrics | None = None
+    raw: bytes | None = None
+    raw_type: str | None = None
 
 
 class OcrEngine(Protocol):

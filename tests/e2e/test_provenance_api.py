@@ -84,6 +84,10 @@ def test_navigation_from_source_docs_to_a_full_page_result(ocred):
     assert len(full["tokens"]) == full["page_result"]["word_count"] == 503
     assert full["review"] is None and full["links"] == []
     assert [t["token_no"] for t in full["tokens"]] == list(range(503))
+    raw = api.get(f"{API}/page_results/{result['page_result_id']}/raw")  # Tesseract's own TSV
+    assert raw.status_code == 200 and raw.mimetype == "text/tab-separated-values"
+    rows = [line.split("\t") for line in raw.get_data(as_text=True).splitlines()[1:]]
+    assert sum(1 for r in rows if r[0] == "5" and r[11].strip()) >= 503  # word rows (level 5) with text
 
 
 def test_an_outside_run_is_ingested_beside_the_first_and_the_two_compare(ocred):
@@ -123,6 +127,7 @@ def test_the_seeds_example_payload_ingests_as_is(ocred):
     assert [(t["text"], t["text_norm"], t["confidence"]) for t in full["tokens"]] == [("Buddha", "buddha", 98.7)]
     assert full["review"]["reviewed_by"] == {"source": "pipeline", "run": "v1"} and full["review"]["version"] == 1
     assert [(link["fk_entry_id"], link["link_conf"]) for link in full["links"]] == [("UUID-HERE", 88.2)]
+    assert api.get(f"{API}/page_results/{shell['page_result_id']}/raw").status_code == 404  # an outside run kept none
 
 
 def test_append_continues_the_tokens_and_a_wrong_start_changes_nothing(ocred):
@@ -228,6 +233,7 @@ def test_bad_requests_get_the_common_error_body(api):
         (api.post(f"{API}/runs", data="{}", content_type="text/plain"), 400, "bad_json"),
         (api.get(f"{API}/source_docs/nope"), 404, "not_found"),
         (api.get(f"{API}/page_results/nope/full"), 404, "not_found"),
+        (api.get(f"{API}/page_results/nope/raw"), 404, "not_found"),
         (post(api, "/page_results/nope/ingest", SEED_PAYLOAD), 404, "not_found"),
         (api.delete(f"{API}/source_docs"), 405, "method_not_allowed"),
         (api.get(f"{API}/no/such/route"), 404, "not_found"),

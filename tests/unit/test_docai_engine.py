@@ -342,6 +342,13 @@ def test_a_document_ai_page_is_logged_as_one_billed_page(fake, engine, tmp_path)
     assert list(request.process_options.ocr_config.hints.language_hints) == []
     (result,) = store.list_page_results(job.job_id)
     assert result.detection is None and not any("too little text" in w for w in result.warnings)
+    # the Document itself is kept beside the result, without its page images, and reads back
+    from pagesage.engines.docai_document import convert_document, load_document
+
+    assert blobs.content_type(result.raw_key) == "application/json"
+    with blobs.open(result.raw_key) as stream:
+        kept = load_document(stream.read())
+    assert len(convert_document(kept)[0].words) == result.word_count and not kept.pages[0].image.content
     assert result.config.languages == "auto"
 
 

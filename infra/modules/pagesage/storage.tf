@@ -1,6 +1,6 @@
 # PAGESAGE_BUCKET: one bucket for every blob the code reads and writes (pagesage.ports.BlobStore
 # keys): incoming/ (bucket drops, copied to originals/ by ocr_bucket_drop), originals/<job>/,
-# pages/<job>/ and results/<job>/.
+# pages/<job>/, raw/<job>/ (engine output) and results/<job>/.
 resource "google_storage_bucket" "data" {
   # checkov:skip=CKV_GCP_62: transient job data; Cloud Audit Logs record access, a usage-log bucket would add nothing
   # checkov:skip=CKV_GCP_78: objects are written once and expire within days; noncurrent versions would only outlive them
@@ -35,7 +35,7 @@ resource "google_storage_bucket" "data" {
   lifecycle_rule {
     condition {
       age            = var.work_retention_days
-      matches_prefix = ["originals/", "pages/"]
+      matches_prefix = ["originals/", "pages/", "raw/"]
     }
     action {
       type = "Delete"

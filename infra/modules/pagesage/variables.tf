@@ -191,7 +191,7 @@ variable "results_retention_days" {
 }
 
 variable "work_retention_days" {
-  description = "Age in days after which objects under originals/ and pages/ are deleted; must exceed the longest time a job takes plus the 48 hours it is kept."
+  description = "Age in days after which objects under originals/, pages/ and raw/ are deleted; must exceed the longest time a job takes plus the 48 hours it is kept."
   type        = number
   default     = 3
 }

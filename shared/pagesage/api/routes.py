@@ -93,6 +93,11 @@ def _full(request, services, args):
     return web.json_response(provenance.full_result(args["page_result_id"], services.store))
 
 
+def _raw(request, services, args):
+    body, content_type = provenance.raw_output(args["page_result_id"], services.store, services.blobs)
+    return flask.Response(body, content_type=content_type)
+
+
 def _register_source_doc(request, services, _):
     body = web.read_json(request, bodies.SourceDocIn, MAX_JSON_BYTES)
     return web.json_response(provenance.register_source_doc(body, services.store), 201)
@@ -163,6 +168,7 @@ ROUTES: tuple[Route, ...] = (
           body=bodies.RunIn, response=bodies.RunCreated, status=201),
     Route("GET", f"{_PR}/full", "provenance", _full, "A page result with tokens, review and links",
           response=bodies.FullPageResult),
+    Route("GET", f"{_PR}/raw", "provenance", _raw, "The engine's own output for the page (Tesseract TSV, Document AI JSON)"),
     Route("POST", f"{_PR}/tokens/bulk_create", "ingest", _bulk_tokens, "Append (or replace) tokens",
           body=bodies.TokensBody, response=bodies.IngestResult, status=201),
     Route("POST", f"{_PR}/links/bulk_create", "ingest", _bulk_links, "Add links to dictionary entries",

@@ -223,6 +223,8 @@ class PageResult(BaseModel):
         word_count: number of tokens.
         warnings: human-readable notes (e.g. assumed DPI, rotation applied).
         engine_seconds: wall seconds spent in engine calls for this page.
+        raw_key: blob-store key of the engine's own output for the page (Tesseract TSV,
+            Document AI JSON; seed §4 "raw OCR JSON/text"), None when not kept.
     """
 
     page_result_id: str = Field(default_factory=new_id)
@@ -237,6 +239,7 @@ class PageResult(BaseModel):
     word_count: int = 0
     warnings: list[str] = Field(default_factory=list)
     engine_seconds: float = 0.0
+    raw_key: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

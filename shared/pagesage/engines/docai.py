@@ -32,6 +32,7 @@ Facts this module relies on, with their sources:
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import re
 import threading
 import time
@@ -117,6 +118,15 @@ class DocAiResult:
     document: documentai.Document
     pages: list[DocAiPage]
     call: DocAiCall
+
+
+def raw_document_json(document: documentai.Document) -> bytes:
+    """The Document as JSON (proto field names, the snake_case form `load_document` reads), its
+    rendered page images left out: they repeat the input and can be megabytes."""
+    data = documentai.Document.to_dict(document)
+    for page in data.get("pages", []):
+        page.pop("image", None)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @dataclass(eq=False)
@@ -205,7 +215,8 @@ class DocumentAiEngine:
         result = self.process_image(image, languages=languages)
         page = result.pages[0]
         return EngineOutput(words=page.words, seconds=result.call.seconds, pages_billed=result.call.pages_billed,
-                            request_id=result.call.request_id, quality=page.quality.metrics() if page.quality else None)
+                            request_id=result.call.request_id, quality=page.quality.metrics() if page.quality else None,
+                            raw=raw_document_json(result.document), raw_type="application/json")
 
     # -- richer calls ---------------------------------------------------------------------------
 

@@ -105,7 +105,8 @@ class TesseractEngine:
             lang=languages,
             config=f"--psm {psm} --oem {self.oem} --dpi {dpi}",
         )
-        return EngineOutput(words=parse_tsv(tsv), seconds=time.perf_counter() - started)
+        return EngineOutput(words=parse_tsv(tsv), seconds=time.perf_counter() - started, raw=tsv.encode(),
+                            raw_type=TSV_TYPE)
 
     def _call(self, fn, image: Path, **kwargs):
         try:
@@ -114,6 +115,10 @@ class TesseractEngine:
             raise EngineError(f"tesseract failed: {exc}") from exc
         except RuntimeError as exc:  # pytesseract signals a timeout so (TesseractError is one too)
             raise EngineError(f"tesseract timed out after {self.timeout:g} s", error_code="timeout") from exc
+
+
+TSV_TYPE = "text/tab-separated-values; charset=utf-8"
+"""Content-Type of Tesseract's TSV output (IANA `text/tab-separated-values`)."""
 
 
 def parse_tsv(tsv: str) -> list[EngineWord]:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pagesage.ports import BlobStore, Store
 
-BLOB_PREFIXES = ("originals", "pages", "results")
+BLOB_PREFIXES = ("originals", "pages", "raw", "results")
 """Blob folders that hold one sub-folder per job."""
 
 

@@ -17,7 +17,7 @@ from pagesage.domain.jobs import FileFormat, Job
 from pagesage.domain.pages import BBox, CostEntry, EngineConfig, OsdResult, Page, PageResult, PageStatus, Run, Token
 from pagesage.engines.languages import AUTO, bcp47, model_for_script, tag_for_script
 from pagesage.imaging import render_page
-from pagesage.ports import BlobStore, EngineWord, OcrEngine, Store
+from pagesage.ports import BlobStore, EngineOutput, EngineWord, OcrEngine, Store
 from pagesage.pricing import price_call
 from pagesage.text.normalize import clean_word, normalize_for_search, script_of
 
@@ -82,6 +82,7 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
         word_count=len(tokens),
         warnings=warnings,
         engine_seconds=round(osd_seconds + output.seconds, 3),
+        raw_key=_keep_raw(output, job, page, blobs),
     )
     store.put_page_result(result, tokens)
     if job.languages == AUTO and engine.detects_orientation:
@@ -139,6 +140,16 @@ def _should_turn(detection: OsdResult | None, warnings: list[str]) -> bool:
         return False
     warnings.append(f"page turned {detection.rotate} degrees clockwise to upright")
     return True
+
+
+def _keep_raw(output: EngineOutput, job: Job, page: Page, blobs: BlobStore) -> str | None:
+    """Store the engine's own output under `raw/<job_id>/<page_no>.<tsv|json>`; its key."""
+    if output.raw is None:
+        return None
+    suffix = "json" if (output.raw_type or "").startswith("application/json") else "tsv"
+    key = f"raw/{job.job_id}/{page.page_no:05d}.{suffix}"
+    blobs.put_bytes(key, output.raw, output.raw_type or "application/octet-stream")
+    return key
 
 
 def _save_png(image, path: Path, dpi: int) -> Path:

@@ -36,7 +36,7 @@ from pagesage.domain.jobs import utcnow
 from pagesage.domain.pages import BBox, Page, PageResult, PageStatus, Run, Token, page_id
 from pagesage.domain.provenance import Link, Review, SourceDoc
 from pagesage.errors import InvalidTransition, NotFound, ValidationFailed
-from pagesage.ports import Store
+from pagesage.ports import BlobStore, Store
 from pagesage.text.normalize import normalize_for_search
 
 MAX_PAGE_SIZE = 100
@@ -70,6 +70,16 @@ def full_result(page_result_id: str, store: Store) -> FullPageResult:
     return FullPageResult(page_result=result, run=store.get_run(result.run_id), page=page,
                           tokens=store.get_tokens(page_result_id), review=store.get_review(page_result_id),
                           links=store.list_links(page_result_id))
+
+
+def raw_output(page_result_id: str, store: Store, blobs: BlobStore) -> tuple[bytes, str]:
+    """The engine's own output for a page result (Tesseract TSV, Document AI JSON) and its
+    Content-Type. Raises `NotFound` when the result or its raw output is not kept."""
+    result = _live_result(page_result_id, store)
+    if result.raw_key is None:
+        raise NotFound("this page result keeps no raw engine output")
+    with blobs.open(result.raw_key) as stream:
+        return stream.read(), blobs.content_type(result.raw_key)
 
 
 def run_tokens_of_page(page_key: str, run_id: str, store: Store) -> list[Token]:
