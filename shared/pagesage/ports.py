@@ -216,6 +216,7 @@ class EngineWord(BaseModel):
     par: int
     line: int
     lang: str | None = None  # BCP 47 tag when the engine detected the word's language itself
+    space_after: bool = True  # False when the next word of the line follows with no space
 
 
 class EngineOutput(BaseModel):

@@ -633,3 +633,13 @@ def test_firestore_reads_treat_expired_documents_not_yet_deleted_as_gone(firesto
     with pytest.raises(NotFound):
         future.get_page(page_id(job.source_doc_id, 1))
     assert future.list_pages(job.source_doc_id) == []
+
+
+def test_a_word_followed_directly_by_the_next_keeps_that(store):
+    job = make_job()
+    store.create_job(job)
+    words = [token(0, "DATE"), token(1, ":").model_copy(update={"space_after": True}), token(2, "01/01/1970")]
+    words[0] = words[0].model_copy(update={"space_after": False})
+    result = PageResult(run_id="run", job_id=job.job_id, page_no=1, config=CONFIG, lang_tag="en")
+    store.put_page_result(result, words)
+    assert [t.space_after for t in store.get_tokens(result.page_result_id)] == [False, True, True]

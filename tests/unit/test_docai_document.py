@@ -216,9 +216,13 @@ def test_hocr_is_valid_and_has_no_duplicated_line_text(tmp_path):
     ours = etree.parse(str(path))
     lines = ours.findall(".//h:span[@class='ocr_line']", NS)
     assert len(lines) == len({w.line for w in convert_document(document)[0].words})
-    for line in lines:
-        words = [w.text for w in line.findall("h:span[@class='ocrx_word']", NS)]
-        assert "".join(line.itertext()) == " ".join(words)
+    # each line reads as Document AI's own text of that line: its words once, and no space
+    # before the punctuation it splits into tokens of their own ("DATE" ":" -> "DATE:")
+    page = document.pages[0]
+    expected = [" ".join("".join(document.text[s.start_index:s.end_index] for s in line.layout.text_anchor.text_segments).split())
+                for line in page.lines]
+    assert [" ".join("".join(line.itertext()).split()) for line in lines] == expected
+    assert any(" :" not in text and ":" in text for text in expected)
     all_words = [w.text for w in ours.findall(".//h:span[@class='ocrx_word']", NS)]
     assert all_words == [w.text for w in convert_document(document)[0].words]
 
@@ -271,8 +275,8 @@ def test_cli_converts_shards_and_single_outputs(tmp_path, fmt):
     else:
         text = body.decode()
         words = convert_document(load_document(FIXTURES / "toolbox_invoice_test-0.json"))[0].words
-        assert text.split() == [w.text for w in words]
-        assert text.splitlines()[0] == "Invoice"
+        assert "".join(text.split()) == "".join(w.text for w in words)  # every word, in order
+        assert text.splitlines()[0] == "Invoice" and "DATE: 01/01/1970" in text
 
     shards_out = tmp_path / f"pooh.{fmt}"
     shuffled = random.Random(7).sample(SHARDS, len(SHARDS))

@@ -272,3 +272,13 @@ def test_json_schema_describes_every_field() -> None:
         model = schema if name == "DocumentJson" else schema["$defs"][name]
         for field, spec in model["properties"].items():
             assert spec.get("description"), f"{name}.{field} has no description"
+
+
+def test_words_split_by_the_engine_are_joined_as_printed():
+    from pagesage.formats.text import page_text
+
+    def word(no: int, text: str, space_after: bool = True) -> Token:
+        return Token(token_no=no, text=text, text_norm=text.lower(), bbox=BBox(x=10 * no, y=0, w=9, h=9),
+                     confidence=90, block=0, par=0, line=0, space_after=space_after)
+
+    assert page_text([word(0, "DATE", False), word(1, ":"), word(2, "01/01/1970", False)]) == "DATE: 01/01/1970\n"

@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     page_result_id TEXT NOT NULL, token_no INTEGER NOT NULL, text TEXT NOT NULL,
     text_norm TEXT NOT NULL, x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL,
     h INTEGER NOT NULL, confidence REAL NOT NULL, kind TEXT NOT NULL, block INTEGER NOT NULL,
-    par INTEGER NOT NULL, line INTEGER NOT NULL, lang TEXT,
+    par INTEGER NOT NULL, line INTEGER NOT NULL, lang TEXT, space_after INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (page_result_id, token_no)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS costs (
     cost_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, seq INTEGER NOT NULL, doc TEXT NOT NULL,
@@ -68,7 +68,7 @@ CREATE INDEX IF NOT EXISTS costs_by_job_time ON costs (job_id, created_at, seq);
 CREATE INDEX IF NOT EXISTS costs_by_project_time ON costs (project_id, created_at, seq) WHERE project_id IS NOT NULL;
 """
 
-_TOKEN_COLUMNS = "token_no, text, text_norm, x, y, w, h, confidence, kind, block, par, line, lang"
+_TOKEN_COLUMNS = "token_no, text, text_norm, x, y, w, h, confidence, kind, block, par, line, lang, space_after"
 
 
 class SqliteStore:
@@ -97,6 +97,8 @@ class SqliteStore:
             for column, kind in _COST_COLUMNS.items():
                 if column not in present:
                     db.execute(f"ALTER TABLE costs ADD COLUMN {column} {kind}")
+            if "space_after" not in {row[1] for row in db.execute("PRAGMA table_info(tokens)")}:
+                db.execute("ALTER TABLE tokens ADD COLUMN space_after INTEGER NOT NULL DEFAULT 1")
             if "source_doc_id" not in {row[1] for row in db.execute("PRAGMA table_info(page_results)")}:
                 db.execute("ALTER TABLE page_results ADD COLUMN source_doc_id TEXT")
             if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'pages'").fetchone():
@@ -373,9 +375,9 @@ _LIVE = "(s.job_id IS NULL OR (j.job_id IS NOT NULL AND (j.expire_at IS NULL OR 
 
 def _insert_tokens(db: sqlite3.Connection, page_result_id: str, tokens: list[Token]) -> None:
     db.executemany(
-        f"INSERT INTO tokens (page_result_id, {_TOKEN_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+        f"INSERT INTO tokens (page_result_id, {_TOKEN_COLUMNS}) VALUES ({', '.join('?' * 15)})",
         [(page_result_id, t.token_no, t.text, t.text_norm, t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h,
-          t.confidence, t.kind, t.block, t.par, t.line, t.lang) for t in tokens],
+          t.confidence, t.kind, t.block, t.par, t.line, t.lang, int(t.space_after)) for t in tokens],
     )
 
 
@@ -383,7 +385,8 @@ def _select_tokens(db: sqlite3.Connection, page_result_id: str) -> list[Token]:
     rows = db.execute(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE page_result_id = ? ORDER BY token_no", (page_result_id,))
     return [
         Token.model_construct(token_no=r[0], text=r[1], text_norm=r[2], bbox=BBox.model_construct(x=r[3], y=r[4], w=r[5], h=r[6]),
-                              confidence=r[7], kind=r[8], block=r[9], par=r[10], line=r[11], lang=r[12])
+                              confidence=r[7], kind=r[8], block=r[9], par=r[10], line=r[11], lang=r[12],
+                              space_after=bool(r[13]))
         for r in rows
     ]
 

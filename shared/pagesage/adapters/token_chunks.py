@@ -2,7 +2,7 @@
 
 A chunk holds at most `CHUNK_TOKENS` tokens and `CHUNK_BYTES` of JSON, as `first_token_no`,
 `count`, `bytes` and `columns`: one JSON string of parallel arrays (`text`, `text_norm`, `x`,
-`y`, `w`, `h`, `confidence`, `kind`, `block`, `par`, `line`, `lang`), well under Firestore's
+`y`, `w`, `h`, `confidence`, `kind`, `block`, `par`, `line`, `lang`, `space_after`), well under Firestore's
 1 MiB document limit (https://firebase.google.com/docs/firestore/quotas). One chunk of 2,000
 words is one write instead of 2,000.
 """
@@ -21,7 +21,7 @@ CHUNK_TOKENS = 2000
 CHUNK_BYTES = 512 * 1024
 """Most bytes of one chunk's token JSON (a document may hold 1 MiB)."""
 
-TOKEN_FIELDS = ("text", "text_norm", "x", "y", "w", "h", "confidence", "kind", "block", "par", "line", "lang")
+TOKEN_FIELDS = ("text", "text_norm", "x", "y", "w", "h", "confidence", "kind", "block", "par", "line", "lang", "space_after")
 """The columns of a chunk, in order."""
 
 
@@ -55,12 +55,13 @@ def tokens_of_chunk(chunk: dict[str, Any]) -> Iterator[Token]:
     """The tokens of one chunk document, in order."""
     c = json.loads(chunk["columns"])
     first = chunk["first_token_no"]
+    spaces = c.get("space_after") or [True] * chunk["count"]  # chunks written before the column
     for i in range(chunk["count"]):
         yield Token.model_construct(
             token_no=first + i, text=c["text"][i], text_norm=c["text_norm"][i],
             bbox=BBox.model_construct(x=c["x"][i], y=c["y"][i], w=c["w"][i], h=c["h"][i]),
             confidence=c["confidence"][i], kind=c["kind"][i], block=c["block"][i],
-            par=c["par"][i], line=c["line"][i], lang=c["lang"][i],
+            par=c["par"][i], line=c["line"][i], lang=c["lang"][i], space_after=spaces[i],
         )
 
 
@@ -68,6 +69,7 @@ def _columns_json(tokens: list[Token]) -> bytes:
     columns: dict[str, list] = {name: [] for name in TOKEN_FIELDS}
     for t in tokens:
         for name, value in zip(TOKEN_FIELDS, (t.text, t.text_norm, t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h,
-                                               float(t.confidence), t.kind, t.block, t.par, t.line, t.lang)):
+                                               float(t.confidence), t.kind, t.block, t.par, t.line, t.lang,
+                                               t.space_after)):
             columns[name].append(value)
     return json.dumps(columns, ensure_ascii=False, separators=(",", ":")).encode()

@@ -37,6 +37,7 @@ class TokenIn(_Strict):
     par: int = Field(default=0, ge=0)
     line: int = Field(default=0, ge=0)
     lang: str | None = Field(default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+    space_after: bool = Field(default=True, description="false when the next word of the line follows with no space")
 
 
 class ReviewIn(_Strict):

@@ -63,6 +63,8 @@ class Token(BaseModel):
             `ocr_carea`), paragraph (`ocr_par`) and line (`ocr_line`).
         confidence: 0-100.
         lang: BCP 47 tag when it differs from its paragraph's language, else None.
+        space_after: False when the next word of its line follows with no space between (an
+            engine that splits punctuation into words of its own: Document AI's `DATE` `:`).
     """
 
     token_no: int = Field(ge=0)
@@ -75,6 +77,7 @@ class Token(BaseModel):
     par: int = Field(ge=0)
     line: int = Field(ge=0)
     lang: str | None = None
+    space_after: bool = True
 
 
 class PageStatus(str, Enum):

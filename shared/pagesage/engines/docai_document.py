@@ -252,7 +252,8 @@ def convert_page(document: documentai.Document, index: int, *, target_size: tupl
     for token in page.tokens:
         layout = token.layout
         segments = layout.text_anchor.text_segments
-        token_text = "".join(text[s.start_index:s.end_index] for s in segments).rstrip()
+        span = "".join(text[s.start_index:s.end_index] for s in segments)
+        token_text = span.rstrip()
         start = segments[0].start_index if segments else -1
         found = {name: spans.index_at(start) for name, spans in levels.items()}
         dense = {name: ordinals[name].setdefault(found[name], len(ordinals[name])) for name in levels}
@@ -267,6 +268,9 @@ def convert_page(document: documentai.Document, index: int, *, target_size: tupl
             confidence=min(100.0, max(0.0, layout.confidence * 100.0)),
             block=dense["blocks"], par=dense["paragraphs"], line=dense["lines"],
             lang=lang,
+            # Document AI marks a break after a token (`detectedBreak`) and keeps it in the
+            # token's text span; a token with neither is followed directly ("DATE" ":")
+            space_after=token.HasField("detected_break") or span != token_text,
         ))
     return DocAiPage(
         page_number=page.page_number or index + 1,

@@ -8,6 +8,12 @@ from pagesage.domain.jobs import Job
 from pagesage.domain.pages import Page, PageResult, Run, Token
 
 
+def line_text(tokens: list[Token]) -> str:
+    """The words of one line joined as they were printed: one space after each word, none after
+    a word whose `space_after` is false (punctuation an engine split off) or after the last."""
+    return "".join(t.text + (" " if t.space_after and i < len(tokens) - 1 else "") for i, t in enumerate(tokens))
+
+
 @dataclass(frozen=True)
 class PageView:
     """One page: its record, the page result shown (None when the page failed) and its tokens."""

@@ -129,9 +129,11 @@ def _page(view: PageView) -> etree._Element:
             _set_lang(par, par_lang)
             for line_tokens in _runs(par_tokens, "line"):
                 line = _E.span(_container("ocr_line", f"line_{n}_{next(counters['line'])}", line_tokens))
-                for token in line_tokens:
-                    line.append(_word(token, f"word_{n}_{next(counters['word'])}"))
-                _separate(line, " ")
+                for i, token in enumerate(line_tokens):
+                    word = _word(token, f"word_{n}_{next(counters['word'])}")
+                    if token.space_after and i < len(line_tokens) - 1:
+                        word.tail = " "  # no space after punctuation an engine split off
+                    line.append(word)
                 par.append(line)
             _separate(par, "\n", last=True)
             carea.append(par)

@@ -14,7 +14,7 @@ import itertools
 import re
 
 from pagesage.domain.pages import Token
-from pagesage.formats.document import DocumentView
+from pagesage.formats.document import DocumentView, line_text
 
 _INLINE = re.compile(r"([\\`*_\[\]<>|~!&])")
 _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
@@ -45,17 +45,18 @@ def _escape_block_marker(match: re.Match) -> str:
 def _paragraphs(tokens: list[Token]) -> list[str]:
     paragraphs = []
     for _, par in itertools.groupby(tokens, key=lambda t: t.par):
-        lines = [[t.text for t in line] for _, line in itertools.groupby(par, key=lambda t: t.line)]
+        lines = [line_text(list(line)) for _, line in itertools.groupby(par, key=lambda t: t.line)]
         paragraphs.append(escape(_join_lines(lines)))
     return paragraphs
 
 
-def _join_lines(lines: list[list[str]]) -> str:
-    words: list[str] = []
+def _join_lines(lines: list[str]) -> str:
+    text = ""
     for line in lines:
-        if words and words[-1].endswith("-") and len(words[-1]) > 1 and line and line[0][:1].islower():
-            words[-1] = words[-1][:-1] + line[0]
-            words.extend(line[1:])
+        if not line:
+            continue
+        if text.endswith("-") and text[-2:-1].strip() and line[:1].islower():
+            text = text[:-1] + line  # "exam-" + "ple": the word broken at the line end
         else:
-            words.extend(line)
-    return " ".join(words)
+            text = f"{text} {line}" if text else line
+    return text

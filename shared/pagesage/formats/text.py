@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 
 from pagesage.domain.pages import Token
-from pagesage.formats.document import DocumentView
+from pagesage.formats.document import DocumentView, line_text
 
 
 def render_text(doc: DocumentView) -> str:
     """The document as plain text.
 
-    Within a page, words of a line are joined by one space, lines end with "\\n" and a blank
+    Within a page, words of a line are joined by one space (none after a word whose
+    `space_after` is false), lines end with "\\n" and a blank
     line separates paragraphs (a change of `token.par`). Pages are separated by a form feed
     "\\f", also around pages without words (failed or blank), so the page count is the number of
     form feeds plus one. The text ends with "\\n".
@@ -37,6 +38,6 @@ def page_text(tokens: list[Token]) -> str:
     """
     paragraphs = []
     for _, par in itertools.groupby(tokens, key=lambda t: t.par):
-        lines = [" ".join(t.text for t in line) for _, line in itertools.groupby(par, key=lambda t: t.line)]
+        lines = [line_text(list(line)) for _, line in itertools.groupby(par, key=lambda t: t.line)]
         paragraphs.append("".join(line + "\n" for line in lines))
     return "\n".join(paragraphs)

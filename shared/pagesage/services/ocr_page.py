@@ -115,7 +115,7 @@ def build_tokens(words: list[EngineWord], model: str, *, page_tag: str | None = 
         tokens.append(Token(
             token_no=len(tokens), text=text, text_norm=normalize_for_search(text),
             bbox=BBox(x=x, y=y, w=w, h=h), confidence=round(word.confidence, 2),
-            block=word.block, par=word.par, line=word.line,
+            block=word.block, par=word.par, line=word.line, space_after=word.space_after,
             lang=tag if tag and tag != paragraph_tag else None,
         ))
     return tokens

@@ -264,7 +264,7 @@ def check_tokens(tokens: list[TokenIn], *, start: int, page: Page | None) -> lis
                                    f"{page.width}x{page.height} page", field=f"tokens[{i}].bbox")
         checked.append(Token(token_no=t.token_no, text=t.text, text_norm=t.text_norm if t.text_norm is not None
                              else normalize_for_search(t.text), bbox=t.bbox, confidence=t.confidence, kind=t.kind,
-                             block=t.block, par=t.par, line=t.line, lang=t.lang))
+                             block=t.block, par=t.par, line=t.line, lang=t.lang, space_after=t.space_after))
     return checked
 
 
