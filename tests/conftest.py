@@ -67,11 +67,15 @@ def upload(http: Client, path: Path, *, lang: str | None = None, content_type: s
     return http.post("/upload", data=data)
 
 
-def wait_finished(http: Client, job_id: str, timeout: float = 300.0) -> dict:
-    """Poll /status until the job completed or failed; returns the last status body."""
+def wait_finished(http, job_id: str, timeout: float = 300.0) -> dict:
+    """Poll /status until the job completed or failed; returns the last status body.
+
+    `http` is a werkzeug test `Client` of the stack, or an `httpx.Client` with a `base_url`
+    (a live server)."""
     deadline = time.monotonic() + timeout
     while True:
-        body = http.get(f"/status/{job_id}").get_json()
+        response = http.get(f"/status/{job_id}")
+        body = response.get_json() if hasattr(response, "get_json") else response.json()
         if body["status"] in ("completed", "failed"):
             return body
         if time.monotonic() > deadline:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 from pathlib import Path
 
 from pagesage import emulators
 import functions_framework
 import httpx
 import pytest
-from conftest import hocr_spec_errors
+from conftest import hocr_spec_errors, wait_finished
 from google.cloud import storage
 
 from pagesage import bootstrap
@@ -47,16 +46,6 @@ def gcp(firestore_host, storage_host, tasks_host, tmp_path):
     bootstrap.use(None)
 
 
-def wait_finished(base: str, job_id: str, timeout: float = 240.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = httpx.get(f"{base}/status/{job_id}").json()
-        if body["status"] in ("completed", "failed"):
-            return body
-        assert time.monotonic() < deadline, f"job {job_id} still {body['status']}"
-        time.sleep(0.3)
-
-
 def bucket_of(services) -> storage.Bucket:
     from pagesage.adapters.gcs_blobs import storage_client
 
@@ -83,7 +72,7 @@ def test_upload_over_http_runs_through_cloud_tasks_to_results_in_gcs(gcp, corpus
         response = httpx.post(f"{base}/upload", files={"file": ("book.pdf", f, "application/pdf")}, data={"lang": "eng"})
     assert response.status_code == 202, response.text
     job_id = response.json()["job_id"]
-    status = wait_finished(base, job_id)
+    status = wait_finished(httpx.Client(base_url=base), job_id)
     assert status["status"] == "completed", status
     assert status["progress"]["pages_done"] == 3
     hocr = httpx.get(f"{base}/result/{job_id}", params={"format": "hocr"})
@@ -133,7 +122,7 @@ def test_a_file_dropped_into_incoming_is_ocred_once_per_generation(gcp, corpus, 
     assert deliver(drop_client, attributes, data, mode).status_code == 200
     assert deliver(drop_client, attributes, data, mode).status_code == 200  # at-least-once: same event again
     job_id = drop_job_id(DroppedObject.from_event_data(data))
-    status = wait_finished(base, job_id)
+    status = wait_finished(httpx.Client(base_url=base), job_id)
     assert status["status"] == "completed", status
     assert_results_in_gcs(services, job_id, 3, tmp_path)
     jobs = list(services.store.client.collection("jobs").stream())
@@ -198,7 +187,7 @@ def test_a_page_still_failing_on_the_last_cloud_tasks_attempt_is_recorded_and_it
     bootstrap.use(bootstrap.build(settings, store=services.store, blobs=services.blobs, engine=engine))
     with (Path(__file__).resolve().parents[2] / "samples" / "alice_1.png").open("rb") as f:
         job_id = httpx.post(f"{base}/upload", files={"file": ("alice.png", f, "image/png")}, data={"lang": "eng"}).json()["job_id"]
-    status = wait_finished(base, job_id, timeout=60)
+    status = wait_finished(httpx.Client(base_url=base), job_id, timeout=60)
     assert engine.calls == 4
     assert status["status"] == "failed"
     assert [(e["page_no"], e["error_code"]) for e in status["page_errors"]] == [(1, "internal_error")]
