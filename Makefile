@@ -4,6 +4,13 @@
 VENV      := .venv
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
+# Every Python package comes from uv.lock, installed by uv (itself pinned, with hashes, in
+# requirements-uv.txt, which `make lock` exports from the same lock). See docs/dependencies.md.
+UV_VENV   := .venv-uv
+UV        := $(UV_VENV)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PREVIEW_FEATURES := package-conflicts
+SYNC      := $(UV) sync --frozen --python python3
 # The Cloud Tasks emulator needs protobuf < 5, which the Google client libraries cannot share.
 TASKS_VENV := .venv-tasks-emulator
 TASKS_STAMP := $(TASKS_VENV)/.installed
@@ -13,8 +20,10 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-osd
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SAMPLES   := samples/alice_1.png samples/tesseract-testing-2pages.pdf
+# Files exported from uv.lock; `make lock` writes them and tests/unit/test_lock.py checks them.
+EXPORT    := $(UV) export --frozen --no-emit-project --quiet
 
-.PHONY: install system-deps run run-gcp-local serve test bench clean
+.PHONY: install system-deps lock run run-gcp-local serve test bench clean
 
 install: system-deps $(STAMP) $(TASKS_STAMP) $(CHECKOV_STAMP)
 
@@ -25,21 +34,27 @@ system-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+$(UV): requirements-uv.txt
+	test -x $(UV_VENV)/bin/python || python3 -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install -q --require-hashes --no-deps -r requirements-uv.txt
+	touch $(UV)
+
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --quiet
 	touch $(STAMP)
 
-$(TASKS_STAMP):
-	test -x $(TASKS_VENV)/bin/python || python3 -m venv $(TASKS_VENV)
-	$(TASKS_VENV)/bin/python -m pip install -q 'gcloud-tasks-emulator==0.6.2' 'protobuf<5'
+$(TASKS_STAMP): uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(TASKS_VENV) $(SYNC) --quiet --only-group tasks-emulator --no-install-project
 	touch $(TASKS_STAMP)
 
-$(CHECKOV_STAMP):
-	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install -q 'checkov==3.3.30'
+$(CHECKOV_STAMP): uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(CHECKOV_VENV) $(SYNC) --quiet --only-group checkov --no-install-project
 	touch $(CHECKOV_STAMP)
+
+lock: $(UV)  ## re-resolve uv.lock from pyproject.toml (UPGRADE=1: newest allowed versions) and re-export
+	$(UV) lock $(if $(UPGRADE),--upgrade,)
+	$(EXPORT) --only-group container -o containers/tesseract/requirements.txt
+	$(EXPORT) --only-group lock-tool -o requirements-uv.txt
 
 run: install  ## OCR the bundled samples through the local HTTP functions; results in out/
 	$(BIN)/pagesage run $(SAMPLES) --out out
@@ -60,4 +75,4 @@ bench: install
 	$(BIN)/python tests/bench/bench_api.py
 
 clean:
-	rm -rf out out-gcp .pagesage
+	rm -rf out out-gcp .pagesage build

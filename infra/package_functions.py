@@ -5,7 +5,8 @@ A zip holds what Cloud Functions (gen2, Python) builds from:
 
     main.py (and anything else in functions/<dir>/)
     pagesage/          shared/pagesage, imported by main.py
-    requirements.txt   the [project] dependencies of pyproject.toml
+    requirements.txt   the package's runtime dependencies exported from uv.lock: every
+                       package pinned with its hashes, the versions the tests ran
 
 The zips are reproducible (sorted entries, fixed timestamps and modes), so an unchanged source
 gives the same MD5 and Terraform, which names the uploaded object after it, redeploys nothing.
@@ -16,8 +17,10 @@ Usage: python3 infra/package_functions.py [--out DIR] [DIR_NAME ...]   (default:
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -33,10 +36,32 @@ SKIPPED_DIRS = {"__pycache__"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 
 
-def requirements(pyproject: Path = REPO / "pyproject.toml") -> str:
-    """requirements.txt text: the runtime dependencies, one per line, in pyproject order."""
-    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    return "".join(f"{dep}\n" for dep in project.get("dependencies", []))
+EXPORT_ARGS = ("export", "--frozen", "--no-dev", "--no-emit-project", "--quiet")
+"""`uv export` of the package's runtime dependencies (no dependency group, not the package
+itself, which the zip carries as source), pinned with hashes from uv.lock."""
+
+
+def uv() -> str:
+    """The uv executable: `$UV`, the Makefile's `.venv-uv/bin/uv`, or `uv` on PATH.
+
+    Raises:
+        FileNotFoundError: none of them exists (`pip install --require-hashes -r requirements-uv.txt`).
+    """
+    for candidate in (os.environ.get("UV"), str(REPO / ".venv-uv" / "bin" / "uv"), shutil.which("uv")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise FileNotFoundError("uv not found: pip install --require-hashes -r requirements-uv.txt")
+
+
+def requirements() -> str:
+    """requirements.txt text: `uv export` of the runtime dependencies (see `EXPORT_ARGS`).
+
+    Raises:
+        subprocess.CalledProcessError: uv.lock does not match pyproject.toml or cannot be read.
+    """
+    env = dict(os.environ, UV_PREVIEW_FEATURES="package-conflicts")
+    done = subprocess.run([uv(), *EXPORT_ARGS], cwd=REPO, env=env, check=True, capture_output=True, text=True)
+    return done.stdout
 
 
 def _files(root: Path) -> list[Path]:
@@ -57,7 +82,7 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
-def package(function_dir: Path, out_dir: Path) -> Path:
+def package(function_dir: Path, out_dir: Path, requirements_text: str) -> Path:
     """Write `<out_dir>/<function_dir.name>.zip` and return its path.
 
     Raises:
@@ -75,7 +100,7 @@ def package(function_dir: Path, out_dir: Path) -> Path:
         raise ValueError(f"{function_dir}: {', '.join(clashes)} would be overwritten by the packaged files")
     for path in _files(PACKAGE):
         entries["pagesage/" + path.relative_to(PACKAGE).as_posix()] = path.read_bytes()
-    entries["requirements.txt"] = requirements().encode("utf-8")
+    entries["requirements.txt"] = requirements_text.encode("utf-8")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{function_dir.name}.zip"
@@ -93,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     names = args.dirs or sorted(p.name for p in FUNCTIONS.iterdir() if (p / "main.py").is_file())
+    pinned = requirements()
     for name in names:
-        target = package(FUNCTIONS / name, args.out)
+        target = package(FUNCTIONS / name, args.out, pinned)
         print(f"{target} ({target.stat().st_size} bytes)")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -88,6 +89,30 @@ def hocr_spec_errors(path: Path) -> list[str]:
     tool = Path(sys.executable).with_name("hocr-spec")
     out = subprocess.run([str(tool), "--profile", "standard", str(path)], capture_output=True, text=True, check=False)
     return [line for line in (out.stdout + out.stderr).splitlines() if "[ERROR]" in line]
+
+
+def normalized_name(name: str) -> str:
+    """A distribution name as PEP 503 normalizes it (`Typing_Extensions` -> `typing-extensions`)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_pins(requirements: str) -> dict[str, str]:
+    """normalized name -> version of a requirements file exported from uv.lock, for this
+    interpreter and platform (requirements whose PEP 508 marker is false here are left out),
+    asserting that every requirement is pinned with `==` and carries a `--hash=sha256:`."""
+    from packaging.markers import Marker
+
+    pins: dict[str, str] = {}
+    for block in re.split(r"\n(?=\S)", requirements.strip()):
+        if block.startswith("#"):
+            continue
+        line = block.split("\\")[0]
+        spec, _, marker = line.partition(";")
+        name, sep, version = spec.strip().partition("==")
+        assert sep and "--hash=sha256:" in block, block
+        if not marker.strip() or Marker(marker.strip()).evaluate():
+            pins[normalized_name(name)] = version
+    return pins
 
 
 def _guess(path: Path) -> str:

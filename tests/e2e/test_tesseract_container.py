@@ -25,7 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 import waitress
-from conftest import REPO, SAMPLES
+from conftest import REPO, SAMPLES, locked_pins
+from conftest import normalized_name as _norm
 from dockerfile_parse import DockerfileParser
 from lxml import html as lxml_html
 from PIL import Image
@@ -417,12 +418,9 @@ def test_everything_the_image_copies_exists_and_passes_the_ignore_file(dockerfil
 
 
 def test_requirements_pin_the_venvs_versions_and_cover_the_apps_imports():
-    pins = {}
-    for line in (CONTAINER / "requirements.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, version = line.split("==")
-            pins[_norm(name)] = version
-            assert metadata.version(name) == version, name
+    pins = locked_pins((CONTAINER / "requirements.txt").read_text())
+    for name, version in pins.items():
+        assert metadata.version(name) == version, name
     # top-level names of the modules importing app.py loads from site-packages (third-party)
     probe = ("import sys; before = set(sys.modules); import app; "
              "print(' '.join({n.split('.')[0] for n in set(sys.modules) - before "
@@ -434,10 +432,6 @@ def test_requirements_pin_the_venvs_versions_and_cover_the_apps_imports():
     assert {"flask", "waitress", "pytesseract", "pydantic"} <= imported
     needed = {_norm(d) for m in imported for d in owners[m]}
     assert needed <= set(pins), needed - set(pins)
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_hadolint_finds_nothing():
