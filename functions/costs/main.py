@@ -14,7 +14,7 @@ from pagesage.services.costs import CostQuery, query_costs, summarize, to_jsonl
 
 
 @functions_framework.http
-@web.endpoint("GET")
+@web.endpoint("GET", operator=True)
 def costs(request, services):
     """The summary or JSONL export of the matching cost entries."""
     query = CostQuery.from_args(request.args)

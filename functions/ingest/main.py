@@ -9,7 +9,7 @@ from pagesage.api import routes
 
 
 @functions_framework.http
-@web.endpoint(*routes.METHODS["ingest"])
+@web.endpoint(*routes.METHODS["ingest"], operator=True)
 def ingest(request, services):
     """Answer the route the path names."""
     return routes.dispatch("ingest", request, services)

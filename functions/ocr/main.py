@@ -19,7 +19,7 @@ import functions_framework
 from pydantic import ValidationError
 
 from pagesage import bootstrap, web
-from pagesage.errors import InputError, PageSageError
+from pagesage.errors import InputError, PageSageError, validation_failed
 from pagesage.ports import Task
 from pagesage.services.bucket_drop import DroppedObject, accept_dropped_object
 from pagesage.services.worker import handle_task
@@ -28,13 +28,14 @@ log = logging.getLogger(__name__)
 
 
 @functions_framework.http
-@web.endpoint("POST", rate_limited=False)
+@web.endpoint("POST", rate_limited=False, operator=True)
 def ocr(request, services):
     """Run the task in the body."""
     try:
         task = Task.model_validate_json(request.get_data())
     except ValidationError as exc:
-        raise InputError(f"invalid task: {exc.errors()[0]['msg']}", error_code="invalid_task") from exc
+        reason = validation_failed(exc)
+        raise InputError(f"invalid task: {reason.detail}", error_code="invalid_task") from exc
     retries = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
     last_attempt = int(retries) + 1 >= services.settings.task_max_attempts if retries.isdigit() else False
     handle_task(task, services.worker, last_attempt=last_attempt)

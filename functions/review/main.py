@@ -8,7 +8,7 @@ from pagesage.api import routes
 
 
 @functions_framework.http
-@web.endpoint(*routes.METHODS["review"])
+@web.endpoint(*routes.METHODS["review"], operator=True)
 def review(request, services):
     """Answer the route the path names."""
     return routes.dispatch("review", request, services)

@@ -25,5 +25,6 @@ def upload(request, services):
         store=services.store,
         blobs=services.blobs,
         queue=services.queue,
+        work_dir=services.settings.work_dir,
     )
     return web.json_response(UploadResponse(job_id=job.job_id, status=job.status), 202)

@@ -37,7 +37,8 @@ class Services:
     @property
     def worker(self) -> WorkerPorts:
         """The ports the OCR worker's use cases take."""
-        return WorkerPorts(store=self.store, blobs=self.blobs, queue=self.queue, engine=self.engine, settings=self.settings)
+        return WorkerPorts(store=self.store, blobs=self.blobs, queue=self.queue, engine=self.engine, settings=self.settings,
+                           clock=self.clock)
 
 
 def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | None = None,
@@ -54,7 +55,7 @@ def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | 
     if settings.backend == "gcp":
         store, blobs, queue = _gcp_adapters(settings, store, blobs, clock)
     else:
-        store = store or SqliteStore(settings.data_dir / "pagesage.db")
+        store = store or SqliteStore(settings.data_dir / "pagesage.db", clock=clock)
         blobs = blobs or LocalBlobStore(settings.data_dir / "blobs")
         queue = InProcessQueue(lambda task: handle_task(task, holder[0].worker), workers=settings.workers)
     services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine, clock=clock)
@@ -102,7 +103,8 @@ def _gcp_adapters(settings: Settings, store: Store | None, blobs: BlobStore | No
         path = ensure_queue(tasks, project, settings.tasks_location, settings.tasks_queue)
     else:
         path = tasks.queue_path(project, settings.tasks_location, settings.tasks_queue)
-    queue = CloudTasksQueue(tasks, path, worker_url=settings.worker_url, service_account=settings.tasks_service_account)
+    queue = CloudTasksQueue(tasks, path, worker_url=settings.worker_url, service_account=settings.tasks_service_account,
+                            bearer_token=settings.api_token_value)
     return store, blobs, queue
 
 

@@ -16,10 +16,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -35,6 +35,23 @@ def _default_url() -> str:
     return os.environ.get("PAGESAGE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8080')}")
 
 
+def _client(url: str, *, token: str | None = None, **kwargs) -> PageSageClient:
+    """A client of `url` sending `token`, else `$PAGESAGE_ID_TOKEN` or `$PAGESAGE_API_TOKEN`, as
+    its bearer token."""
+    token = token or os.environ.get("PAGESAGE_ID_TOKEN") or os.environ.get("PAGESAGE_API_TOKEN")
+    return PageSageClient(url, token=token, **kwargs)
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` names only this machine (`localhost`, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @click.group()
 def main() -> None:
     """PageSage: OCR for scanned books and documents."""
@@ -46,12 +63,19 @@ def main() -> None:
 def serve(host: str, port: int) -> None:
     """Serve every function until interrupted, on the backend PAGESAGE_BACKEND names (`local`
     by default; `gcp` with the emulators' variables set runs against them). Cloud Tasks deliver
-    to PAGESAGE_PUBLIC_URL, by default this server."""
-    from pagesage.server import create_server, start_expiry_thread
+    to PAGESAGE_PUBLIC_URL, by default this server.
 
+    A non-loopback HOST is refused unless PAGESAGE_API_TOKEN is set: the operator endpoints
+    (the worker, costs, the provenance API) would otherwise be open to the network."""
+    from pagesage import bootstrap
+    from pagesage.server import create_server, start_maintenance
+
+    if not is_loopback(host) and not bootstrap.services().settings.api_token_value:
+        raise click.UsageError(f"refusing to serve on {host}: set PAGESAGE_API_TOKEN first, so that the operator "
+                               "endpoints need it (docs/security.md)")
     server = create_server(host, port)
     os.environ.setdefault("PAGESAGE_PUBLIC_URL", f"http://127.0.0.1:{server.effective_port}")
-    start_expiry_thread()
+    start_maintenance()
     click.echo(f"PageSage listening on http://{host}:{server.effective_port}", err=True)
     try:
         server.run()
@@ -69,7 +93,7 @@ def serve(host: str, port: int) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="with --wait: save hOCR, JSON and text here")
 def submit(files: tuple[Path, ...], lang: str, url: str, wait: bool, out: Path | None) -> None:
     """Upload FILES; print one job id per file."""
-    client = PageSageClient(url)
+    client = _client(url)
     try:
         jobs = _submit_all(client, files, lang)
         if wait or out:
@@ -83,7 +107,7 @@ def submit(files: tuple[Path, ...], lang: str, url: str, wait: bool, out: Path |
 @click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
 def status(job_id: str, url: str) -> None:
     """Print a job's status as JSON."""
-    client = PageSageClient(url)
+    client = _client(url)
     try:
         click.echo(json.dumps(_call(client.status, job_id), indent=2))
     finally:
@@ -97,7 +121,7 @@ def status(job_id: str, url: str) -> None:
 @click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
 def result(job_id: str, fmt: str, output: Path | None, url: str) -> None:
     """Print or save a finished job's result."""
-    client = PageSageClient(url)
+    client = _client(url)
     try:
         body = _call(client.result, job_id, fmt)
     finally:
@@ -118,11 +142,12 @@ def result(job_id: str, fmt: str, output: Path | None, url: str) -> None:
 @click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
 @click.option("--path", "costs_path", default="/api/v1/costs", show_default=True,
               help="path of the cost API (a Cloud Functions deployment serves it at /costs)")
-@click.option("--id-token", envvar="PAGESAGE_ID_TOKEN", help="ID token for a deployment that is not public (default $PAGESAGE_ID_TOKEN)")
+@click.option("--id-token", envvar="PAGESAGE_ID_TOKEN", help="bearer token for a deployment that is not public "
+              "(default $PAGESAGE_ID_TOKEN, else $PAGESAGE_API_TOKEN)")
 def costs(job: str | None, project: str | None, since: str | None, until: str | None, group_by: str, jsonl: bool,
           url: str, costs_path: str, id_token: str | None) -> None:
     """Summarize the cost log by job, document, engine or UTC day, or export it (--jsonl)."""
-    client = PageSageClient(url, id_token=id_token, costs_path=costs_path)
+    client = _client(url, token=id_token, costs_path=costs_path)
     try:
         body = _call(client.costs, job=job, project=project, since=since, until=until, group_by=group_by, jsonl=jsonl)
     finally:
@@ -147,7 +172,7 @@ def costs(job: str | None, project: str | None, since: str | None, until: str | 
 def diff(page_id: str, run_a: str, run_b: str, as_json: bool, url: str) -> None:
     """Compare what two runs read on one page: CER, WER and each changed span (RUN_A is the
     reference)."""
-    client = PageSageClient(url)
+    client = _client(url)
     try:
         body = _call(client.diff, page_id, run_a, run_b)
     finally:
@@ -185,24 +210,21 @@ def run(files: tuple[Path, ...], lang: str, out: Path, emulators: bool) -> None:
     from contextlib import nullcontext
 
     from pagesage import emulators as google_emulators
-    from pagesage.server import create_server
+    from pagesage.server import create_server, serving
 
-    with google_emulators.running_all() if emulators else nullcontext() as started:
-        server = create_server("127.0.0.1", 0)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
+    with google_emulators.running_all() if emulators else nullcontext() as started, \
+            serving(create_server("127.0.0.1", 0)) as server:
         url = f"http://127.0.0.1:{server.effective_port}"
         os.environ.setdefault("PAGESAGE_PUBLIC_URL", url)  # where Cloud Tasks deliver; read on first request
         where = ", ".join(f"{k}={v}" for k, v in started.items()) if started else \
             f"data in {os.environ.get('PAGESAGE_DATA_DIR', '.pagesage')}"
         click.echo(f"local stack on {url} ({where})")
-        client = PageSageClient(url)
+        client = _client(url)
         try:
             jobs = _submit_all(client, files, lang)
             _wait_and_save(client, jobs, out)
         finally:
             client.close()
-            server.close()
 
 
 @main.command("docai-to-hocr")

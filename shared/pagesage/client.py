@@ -29,15 +29,16 @@ class PageSageClient:
         base_url: where the functions are mounted, e.g. `http://127.0.0.1:8080`.
         min_interval: seconds between two requests.
         max_retries: 429 answers tolerated per call before giving up.
-        id_token: sent as `Authorization: Bearer <id_token>` (a Google-signed ID token, e.g.
-            `gcloud auth print-identity-token`), for functions that are not public (`costs`).
+        token: sent as `Authorization: Bearer <token>` for functions that are not public (the
+            operator endpoints): a Google-signed ID token (`gcloud auth print-identity-token`)
+            in Google Cloud, or the server's `PAGESAGE_API_TOKEN`.
         costs_path: path of the cost API: `/api/v1/costs` (the local stack); a Cloud Functions
             deployment serves it at `/costs`.
     """
 
     def __init__(self, base_url: str, *, min_interval: float = 0.75, max_retries: int = 5, timeout: float = 120.0,
-                 id_token: str | None = None, costs_path: str = "/api/v1/costs") -> None:
-        headers = {"Authorization": f"Bearer {id_token}"} if id_token else None
+                 token: str | None = None, costs_path: str = "/api/v1/costs") -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
         self.costs_path = costs_path
         self._min_interval = min_interval

@@ -7,7 +7,11 @@
 | PAGESAGE_WORKERS | CPU count | OCR worker threads (each drives one Tesseract process) |
 | PAGESAGE_MAX_UPLOAD_BYTES | 26214400 | upload limit, bytes (25 MiB, seed FR-007) |
 | PAGESAGE_RATE_LIMIT | 100 | requests per client IP per minute (seed FR-015); 0 disables |
-| PAGESAGE_TRUST_X_FORWARDED_FOR | false | take the client IP from the first X-Forwarded-For hop |
+| PAGESAGE_TRUSTED_PROXY_HOPS | 0 | proxies in front that append to X-Forwarded-For; the client IP is the entry that many from the right (0: the socket peer) |
+| PAGESAGE_API_TOKEN | (none) | when set, operator endpoints (`ocr`, `costs`, provenance, ingest, review) need `Authorization: Bearer <it>`; required to serve on a non-loopback address |
+| PAGESAGE_MEMORY_BYTES | the cgroup limit, else RAM | memory the OCR workers share; the pixel limit of one page is derived from it (`pagesage.limits`) |
+| PAGESAGE_STALL_SECONDS | 900 | a job with no progress for this long is re-queued by the sweeper, and failed (`timeout`) after PAGESAGE_JOB_ATTEMPTS |
+| PAGESAGE_JOB_ATTEMPTS | 3 | how many times the sweeper queues a stalled job's work before failing it |
 | PAGESAGE_DPI | 300 | PDF render resolution; assumed for images without a valid DPI tag |
 | PAGESAGE_PSM | 3 | Tesseract page segmentation mode |
 | PAGESAGE_OEM | 1 | Tesseract OCR engine mode (1 = LSTM only) |
@@ -35,10 +39,11 @@ Credentials.
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,7 +57,11 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     max_upload_bytes: int = Field(default=26_214_400, gt=0)
     rate_limit: int = Field(default=100, ge=0)
-    trust_x_forwarded_for: bool = False
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+    api_token: SecretStr | None = None
+    memory_bytes: int | None = Field(default=None, ge=64 * 1024 * 1024)
+    stall_seconds: float = Field(default=900.0, gt=0)
+    job_attempts: int = Field(default=3, ge=1, le=100)
     dpi: int = Field(default=300, ge=50, le=1200)
     psm: int = Field(default=3, ge=0, le=13)
     oem: int = Field(default=1, ge=0, le=3)
@@ -73,6 +82,46 @@ class Settings(BaseSettings):
     task_max_attempts: int = Field(default=10, ge=1)
 
     @property
+    def max_page_pixels(self) -> int:
+        """Most pixels of one page (`pagesage.domain.limits.max_page_pixels`), from
+        `memory_bytes` or, unset, the memory this machine or container has (`detect_memory_bytes`)."""
+        from pagesage.domain.limits import max_page_pixels
+
+        return max_page_pixels(self.memory_bytes or detect_memory_bytes(), self.workers)
+
+    @property
+    def work_dir(self) -> Path | None:
+        """Where temporary files go (an upload being spooled, a page being rendered): under the
+        data folder on the local backend, so that `services.sweeper.recover` can clear what a
+        killed process left; the system's temporary folder (None) on `gcp`, where an instance's
+        /tmp goes with it."""
+        if self.backend != "local":
+            return None
+        path = self.data_dir / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def api_token_value(self) -> str | None:
+        """The operator API token in clear, None when unset or empty."""
+        return self.api_token.get_secret_value() or None if self.api_token else None
+
+    @property
     def worker_url(self) -> str:
         """The URL Cloud Tasks POST `ocr` tasks to."""
         return self.public_url.rstrip("/") + "/ocr"
+
+
+@cache
+def detect_memory_bytes() -> int:
+    """The memory this process may use, bytes: the cgroup's limit (cgroup v2 `memory.max`, v1
+    `memory.limit_in_bytes`: what Cloud Run and containers set) when there is one, else the
+    machine's physical memory."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit() and int(raw) < 1 << 60:  # "max" or a huge v1 value means no limit
+            return int(raw)
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -5,8 +5,11 @@
     │   ├── EmptyFile                  400 empty_file
     │   ├── ContentTypeMismatch        400 content_type_mismatch
     │   ├── InvalidLanguage            400 invalid_language
+    │   ├── ValidationFailed           422 validation_failed (`field`: the JSON path)
+    │   │   └── ImageTooLarge          422 image_too_large
     │   ├── FileTooLarge               413 file_too_large
     │   └── UnsupportedFormat          415 invalid_format
+    ├── Unauthorized                   401 unauthorized
     ├── NotFound                       404 not_found
     ├── InvalidTransition              409 invalid_transition
     ├── JobNotFinished                 409 not_finished
@@ -15,7 +18,12 @@
     ├── TransientError                 503 unavailable  (retryable)
     └── DocumentError                  job failure codes, recorded on the job, never raised to HTTP
         ├── CorruptedFile              corrupted_file
+        ├── EncryptedFile              encrypted_file
+        ├── MemoryLimit                memory_limit
         └── EngineError                ocr_engine_error (timeout when the engine timed out)
+
+`detail` is what a client reads: a plain reason, never a server path, a traceback or the text
+of an exception from a library (log those instead).
 
 `http_status` and `error_code` are class attributes; `retryable` tells a task queue whether a
 redelivery can help. The codes are the seed's `ErrorCode` values (upload-hocr-data-model.md §2)
@@ -23,6 +31,11 @@ plus the HTTP-level ones of its validation table.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class PageSageError(Exception):
@@ -62,6 +75,38 @@ class ValidationFailed(InputError):
     def __init__(self, detail: str, *, field: str | None = None, error_code: str | None = None) -> None:
         super().__init__(detail, error_code=error_code)
         self.field = field
+
+
+class ImageTooLarge(ValidationFailed):
+    """An image with more pixels than this server can decode in its memory (`pagesage.limits`)."""
+
+    error_code = "image_too_large"
+
+
+def json_path(loc: tuple) -> str:
+    """A pydantic error location as a JSON path: ('tokens', 3, 'bbox') -> `tokens[3].bbox`."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def validation_failed(exc: "ValidationError", *, prefix: str = "") -> ValidationFailed:
+    """The first error of a pydantic `ValidationError` as `ValidationFailed`: `field` its JSON
+    path (under `prefix`), `detail` "<field>: <the rule it breaks>" (pydantic's message, without
+    its documentation link or input echo), e.g. `tokens[0].bbox.x: Input should be less than or
+    equal to 1000000`."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    field = json_path(((prefix,) if prefix else ()) + tuple(first["loc"]))
+    message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return ValidationFailed(f"{field or 'body'}: {message}", field=field or None)
+
+
+class Unauthorized(PageSageError):
+    """An operator endpoint was called without the configured API token (HTTP 401)."""
+
+    http_status = 401
+    error_code = "unauthorized"
 
 
 class EmptyFile(InputError):
@@ -161,6 +206,18 @@ class CorruptedFile(DocumentError):
     """The bytes claim a supported format but cannot be decoded or rendered."""
 
     error_code = "corrupted_file"
+
+
+class EncryptedFile(DocumentError):
+    """A PDF that needs a password to open (a user password: ISO 32000-1 §7.6.3)."""
+
+    error_code = "encrypted_file"
+
+
+class MemoryLimit(DocumentError):
+    """A page too large to decode or recognise within this worker's memory."""
+
+    error_code = "memory_limit"
 
 
 class EngineError(DocumentError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Literal, Protocol
+from typing import BinaryIO, Callable, Literal, Protocol, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -26,8 +26,9 @@ class Store(Protocol):
     been deleted yet. Unknown ids raise `NotFound`.
     """
 
-    def create_job(self, job: Job) -> None:
-        """Insert a new job. Raises `InvalidTransition` if the id exists."""
+    def create_job(self, job: Job, source_doc: SourceDoc | None = None) -> None:
+        """Insert a new job and, when given, the source document it makes, atomically: both or
+        neither. Sets `job.updated_at`. Raises `InvalidTransition` if either id exists."""
 
     def get_job(self, job_id: str) -> Job:
         """The job. Raises `NotFound` when unknown or expired."""
@@ -36,7 +37,12 @@ class Store(Protocol):
         """Read, apply `mutate` (which may raise) and write back, atomically; returns the job.
 
         Concurrent updates of one job are serialized; an exception from `mutate` writes nothing.
+        Sets `updated_at` to the store's clock.
         """
+
+    def list_stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
+        """Jobs still pending or processing whose `updated_at` is at or before `before`, least
+        recently updated first, at most `limit`."""
 
     def list_expired_jobs(self, now: datetime, limit: int = 100) -> list[str]:
         """Ids of jobs whose `expiration_time` is at or before `now`, oldest first, at most `limit`."""
@@ -47,8 +53,10 @@ class Store(Protocol):
         Deleting a missing job does nothing."""
 
     # -- source documents and pages (the data view) ---------------------------------------
-    def create_source_doc(self, doc: SourceDoc) -> None:
-        """Insert a source document. Raises `InvalidTransition` if the id exists."""
+    def create_source_doc(self, doc: SourceDoc, pages: Sequence[Page] = ()) -> None:
+        """Insert a source document with its pages: all or nothing (Firestore: one commit up to
+        499 pages; beyond, the pages are written first and removed again when the document's
+        commit fails). Raises `InvalidTransition` if the id exists."""
 
     def get_source_doc(self, source_doc_id: str) -> SourceDoc:
         """A source document. Raises `NotFound` (also once the job that created it expired)."""
@@ -72,11 +80,25 @@ class Store(Protocol):
         (`page.job_id`), atomically.
 
         Returns the job after the update and whether this call changed anything: a page that
-        already finished is left as it was (idempotent on redelivery).
+        already finished is left as it was (idempotent on redelivery). The page's lease is
+        dropped; the job's `updated_at` set.
         """
+
+    def claim_page(self, page_id: str, owner: str, until: datetime, now: datetime) -> bool:
+        """Take the lease of a pending page for `owner` until `until`, atomically, when
+        `domain.pages.page_claimable` allows it; False (and no change) otherwise: another
+        worker holds it, or it finished. Raises `NotFound`."""
+
+    def release_page(self, page_id: str) -> None:
+        """Drop a page's lease, whoever holds it (recovery after the holder died). A missing
+        page is ignored."""
 
     def put_run(self, run: Run) -> None:
         """Insert or replace a run."""
+
+    def create_run(self, run: Run, results: Sequence[PageResult]) -> None:
+        """Insert a new run with empty page results (no tokens) for it: all or nothing, as
+        `create_source_doc`. Raises `InvalidTransition` if an id exists."""
 
     def get_run(self, run_id: str) -> Run:
         """A run. Raises `NotFound`."""
@@ -101,17 +123,20 @@ class Store(Protocol):
         """A page result's tokens, by token_no."""
 
     def ingest(self, page_result_id: str, *, mode: Literal["replace", "append"], tokens: list[Token] | None,
-               review: Review | None, links: list[Link] | None) -> PageResult:
+               review: Callable[[Review | None], Review] | None, links: list[Link] | None) -> PageResult:
         """Write tokens, a review and links of one page result at once: all or nothing.
 
         `replace`: `tokens` (when given) become the page result's tokens, `links` (when given)
         its links. `append`: `tokens` are added after the existing ones (their first token_no
-        must equal the current count) and `links` added. A given `review` replaces the review.
-        The page result's `word_count` and `mean_confidence` follow its tokens. Returns it.
+        must equal the current count) and `links` added. `review`, when given, is called with
+        the stored review (None if none) inside the same transaction and returns the new one,
+        as in `update_review`: a concurrent review change makes it see that change or makes the
+        ingest start again, never lost. The page result's `word_count` and `mean_confidence`
+        follow its tokens. Returns it.
 
         Raises:
             NotFound: no such page result. InvalidTransition: an append whose first token_no is
-            not the current count (another writer appended first).
+            not the current count (another writer appended first), or what `review` raises.
         """
 
     def get_review(self, page_result_id: str) -> Review | None:
@@ -183,20 +208,25 @@ class Task(BaseModel):
     """A unit of worker work.
 
     `prepare` opens a job's document, counts its pages and fans out one `ocr_page` task each.
-    `priority` orders waiting tasks, larger first (pixel area for pages: largest pages first
-    keeps both workers busy until the end).
+    `priority` orders a job's waiting pages, larger first (pixel area: largest pages first
+    keeps both workers busy until the end); queues share workers fairly between jobs.
+    `attempt` counts how often the sweeper queued the work again (`services/sweeper.py`).
     """
 
     kind: Literal["prepare", "ocr_page"]
-    job_id: str
-    page_no: int | None = None
-    priority: int = Field(default=0, ge=0)
+    job_id: str = Field(min_length=1, max_length=500)
+    page_no: int | None = Field(default=None, ge=0, le=10_000_000)
+    priority: int = Field(default=0, ge=0, le=10**12)
+    attempt: int = Field(default=0, ge=0, le=1000)
 
     @property
     def name(self) -> str:
-        """Deterministic task name: the idempotency key a queue dedupes on."""
+        """Deterministic task name: the idempotency key a queue dedupes on; a sweeper's
+        re-queue (`attempt` > 0) has a name of its own, as a queue refuses a name it has seen
+        (Cloud Tasks: for up to an hour after the task ran)."""
         suffix = f"-p{self.page_no}" if self.page_no is not None else ""
-        return f"{self.job_id}-{self.kind}{suffix}"
+        again = f"-r{self.attempt}" if self.attempt else ""
+        return f"{self.job_id}-{self.kind}{suffix}{again}"
 
 
 class TaskQueue(Protocol):

@@ -12,17 +12,24 @@ import json
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import flask
 import functions_framework
 import waitress
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer
+from waitress.task import ErrorTask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from pagesage import bootstrap
 from pagesage.api import openapi, routes
+from pagesage.config import Settings
 from pagesage.services.expiry import purge_expired
-from pagesage.web import error_response
+from pagesage.services.sweeper import recover, sweep
+from pagesage.web import MULTIPART_SLACK, error_body, error_response
 
 log = logging.getLogger(__name__)
 
@@ -83,29 +90,135 @@ def _rooted(app):
     return wsgi
 
 
-def start_expiry_thread(interval: float = 3600.0) -> threading.Thread:
-    """Purge expired jobs now and every `interval` seconds, in a daemon thread."""
+def start_maintenance(*, sweep_interval: float = 60.0, purge_interval: float = 3600.0) -> threading.Thread:
+    """What a long-running local stack does besides serving, in a daemon thread: on the embedded
+    backend first `recover` what a killed process left (its queued work, page leases and
+    temporary files); then every `sweep_interval` seconds `sweep` stalled jobs, and every
+    `purge_interval` seconds purge expired ones. A failing pass is logged and tried again."""
 
     def loop() -> None:
+        services = bootstrap.services()
+        if services.settings.backend == "local":
+            _logged(lambda: recover(store=services.store, blobs=services.blobs, queue=services.queue,
+                                    settings=services.settings, now=services.clock()), "recovery")
+        last_purge = float("-inf")
         while True:
             services = bootstrap.services()
-            try:
-                gone = purge_expired(store=services.store, blobs=services.blobs, now=services.clock())
+            if time.monotonic() - last_purge >= purge_interval:
+                gone = _logged(lambda: purge_expired(store=services.store, blobs=services.blobs, now=services.clock()),
+                               "purging expired jobs")
                 if gone:
                     log.info("purged %d expired jobs", len(gone))
-            except Exception:  # noqa: BLE001 - the purge retries at the next interval
-                log.exception("purging expired jobs failed")
-            time.sleep(interval)
+                last_purge = time.monotonic()
+            _logged(lambda: sweep(store=services.store, blobs=services.blobs, queue=services.queue,
+                                  settings=services.settings, now=services.clock()), "sweeping stalled jobs")
+            time.sleep(sweep_interval)
 
-    thread = threading.Thread(target=loop, name="pagesage-expiry", daemon=True)
+    thread = threading.Thread(target=loop, name="pagesage-maintenance", daemon=True)
     thread.start()
     return thread
 
 
-def create_server(host: str, port: int, *, threads: int = 8):
-    """A waitress server for the stack, bound but not yet serving (`.run()`, `.close()`).
+def _logged(step, what: str):
+    try:
+        return step()
+    except Exception:  # noqa: BLE001 - maintenance retries at its next pass
+        log.exception("%s failed", what)
+        return None
 
-    Port 0 binds a free port; the bound one is `server.effective_port`.
+
+def max_request_bytes(max_upload_bytes: int) -> int:
+    """Largest request body a function takes, bytes: an upload (`max_upload_bytes` plus the
+    multipart slack) or an API JSON body (`routes.MAX_JSON_BYTES`), whichever is larger."""
+    return max(max_upload_bytes + MULTIPART_SLACK, routes.MAX_JSON_BYTES)
+
+
+DRAIN_FACTOR = 2
+"""Bodies up to this many times `max_request_bytes` are read in full (waitress spools them to a
+temporary file) so the client, which is still sending, gets the function's 413 JSON answer;
+a body declared larger is refused as soon as its headers arrive, and the connection closed
+(a client still sending it may see the connection reset before the answer)."""
+
+
+_WAITRESS_ERRORS = {400: ("bad_request", "malformed HTTP request"),
+                    413: ("file_too_large", "request body exceeds the server's limit"),
+                    431: ("headers_too_large", "request headers are too large"),
+                    500: ("internal_error", "internal error"),
+                    501: ("not_implemented", "transfer encoding not implemented")}
+"""Waitress's own refusals (before any function runs) -> `error_code`, `detail`."""
+
+
+class _JsonErrorTask(ErrorTask):
+    """Waitress's answer to a request it refuses itself (a body over `max_request_body_size`,
+    malformed chunking or headers, or an app that crashed before writing): the common JSON
+    `ErrorResponse` instead of waitress's text page, with no detail from the request."""
+
+    def execute(self) -> None:
+        code = getattr(self.request.error, "code", 500)
+        error_code, detail = _WAITRESS_ERRORS.get(code, ("bad_request", "malformed HTTP request"))
+        body = error_body(detail, error_code)
+        self.status = f"{code} {self.request.error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _JsonErrorChannel(HTTPChannel):
+    error_task_class = _JsonErrorTask
+
+
+def create_server(host: str, port: int, *, threads: int = 8) -> BaseWSGIServer:
+    """A waitress server for the stack, bound but not yet serving (`.run()`, or `serving()`).
+
+    Port 0 binds a free port; the bound one is `server.effective_port`. Bodies over
+    `DRAIN_FACTOR` x `max_request_bytes` are refused with a 413 JSON body as soon as their
+    `Content-Length` (or the chunks received) say so, before the rest is read; smaller ones
+    over a function's limit get that function's 413.
     """
     logging.getLogger("waitress").setLevel(logging.WARNING)
-    return waitress.create_server(create_stack(), host=host, port=port, threads=threads, ident="pagesage")
+    limit = DRAIN_FACTOR * max_request_bytes(Settings().max_upload_bytes)
+    server = waitress.create_server(create_stack(), host=host, port=port, threads=threads, ident="pagesage",
+                                    max_request_body_size=limit)
+    server.channel_class = _JsonErrorChannel
+    return server
+
+
+@contextmanager
+def serving(server: BaseWSGIServer, *, drain_seconds: float = 5.0) -> Iterator[BaseWSGIServer]:
+    """Serve `server` in a background thread for the duration of the block, then stop it.
+
+    Stopping happens in the serving thread itself, so no socket is closed while that thread's
+    event loop or a request thread still uses it: accepting stops, requests in progress get up
+    to `drain_seconds` to finish and flush, then every connection is closed.
+    """
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.2, map=server._map, use_poll=True, count=1)
+        server.accepting = False
+        server.del_channel()  # the listening socket leaves the map; connections stay
+        server.socket.close()
+        dispatcher = server.task_dispatcher
+        dispatcher.set_thread_count(0)
+        deadline = time.monotonic() + drain_seconds
+        while (dispatcher.threads or _unflushed(server)) and time.monotonic() < deadline:
+            server.asyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
+        dispatcher.shutdown(timeout=0)
+        for channel in list(server._map.values()):
+            channel.close()
+
+    thread = threading.Thread(target=loop, name="pagesage-server", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        server.pull_trigger()
+        thread.join()
+
+
+def _unflushed(server: BaseWSGIServer) -> bool:
+    return any(getattr(channel, "total_outbufs_len", 0) or getattr(channel, "requests", None)
+               for channel in server._map.values())

@@ -18,7 +18,6 @@ import json
 import os
 import statistics
 import tempfile
-import threading
 import time
 
 import httpx
@@ -46,10 +45,11 @@ def main() -> None:
     data = tempfile.TemporaryDirectory(prefix="bench-api-")
     os.environ.update(PAGESAGE_DATA_DIR=data.name, PAGESAGE_RATE_LIMIT="0")
     from pagesage.api.bodies import FullPageResult, TokensBody
-    from pagesage.server import create_server
+    from pagesage.server import create_server, serving
 
     server = create_server("127.0.0.1", 0)
-    threading.Thread(target=server.run, daemon=True).start()
+    stop = serving(server)
+    stop.__enter__()
     base = f"http://127.0.0.1:{server.effective_port}/api/v1/ocr"
     http = httpx.Client(timeout=300)
     doc = http.post(f"{base}/source_docs", json={"kind": "pdf", "title": "bench", "pages": [
@@ -73,7 +73,7 @@ def main() -> None:
     payload = http.get(f"{base}/page_results/{small}/full").content
     model = FullPageResult.model_validate_json(payload)
     encode_s = median(lambda: model.model_dump_json(), args.rounds * 4)
-    server.close()
+    stop.__exit__(None, None, None)
 
     print(f"provenance API on the embedded store (SQLite), loopback HTTP, median of {args.rounds}+ rounds:\n")
     print(f"bulk_create 10,000 tokens   {write_s:7.3f} s  {10_000 / write_s:>9,.0f} tokens/s   body {len(body_10k) / 1e6:.1f} MB")

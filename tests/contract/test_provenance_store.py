@@ -24,6 +24,11 @@ from pagesage.errors import InputError, InvalidTransition, NotFound
 T0 = datetime(2026, 11, 1, 9, 0, 0, 123457, tzinfo=timezone.utc)
 
 
+def replacing(review):
+    """An ingest's review change that replaces whatever review is stored with `review`."""
+    return lambda _current: review
+
+
 def source(title: str = "Tulasi-vivaha", *, job_id: str | None = None, created_at: datetime | None = None, **fields) -> SourceDoc:
     extra = {"created_at": created_at} if created_at else {}
     return SourceDoc(kind=SourceKind.PDF, title=title, job_id=job_id, sha256="a" * 64, metadata={"shelf": "B-12", "year": 1911},
@@ -172,10 +177,10 @@ def test_a_jobs_records_are_all_gone_after_delete_job(store):
     result = PageResult(run_id=run.run_id, job_id=job.job_id, source_doc_id=doc.source_doc_id, page_no=1, config=CONFIG, lang_tag="en")
     store.put_page_result(result, tokens_from(0, [80, 90]))
     store.ingest(result.page_result_id, mode="append", tokens=tokens_from(2, [70]),
-                 review=Review(page_result_id=result.page_result_id, approved_text="w0 w1 w2"),
+                 review=replacing(Review(page_result_id=result.page_result_id, approved_text="w0 w1 w2")),
                  links=[link(result.page_result_id, "mw:1"), link(result.page_result_id, "mw:2")])
     other = registered_result(store, tokens=tokens_from(0, [50]))
-    store.ingest(other.page_result_id, mode="append", tokens=None, review=Review(page_result_id=other.page_result_id),
+    store.ingest(other.page_result_id, mode="append", tokens=None, review=replacing(Review(page_result_id=other.page_result_id)),
                  links=[link(other.page_result_id, "mw:9")])
     assert len(store.list_links(result.page_result_id)) == 2 and store.get_review(result.page_result_id) is not None
 
@@ -261,13 +266,13 @@ def test_an_append_at_the_wrong_start_changes_nothing(store):
     rid = result.page_result_id
     review = Review(page_result_id=rid, approved_text="first", review_note="n")
     links = [link(rid, "mw:1"), link(rid, "mw:2", link_conf=55.5, token_start=0, token_end=1)]
-    store.ingest(rid, mode="append", tokens=None, review=review, links=links)
+    store.ingest(rid, mode="append", tokens=None, review=replacing(review), links=links)
     before = (store.get_page_result(rid), store.get_tokens(rid), store.get_review(rid), store.list_links(rid))
 
     for start in (2, 4, 0):
         with pytest.raises(InvalidTransition):
             store.ingest(rid, mode="append", tokens=tokens_from(start, [99, 99]),
-                         review=Review(page_result_id=rid, approved_text="second", version=2),
+                         review=replacing(Review(page_result_id=rid, approved_text="second", version=2)),
                          links=[link(rid, "mw:3")])
         assert (store.get_page_result(rid), store.get_tokens(rid), store.get_review(rid), store.list_links(rid)) == before
     assert leftovers(store, rid) in ({}, {"chunks": 0, "links": 0})
@@ -277,14 +282,14 @@ def test_ingest_links_replace_versus_append_and_review_replaced(store):
     rid = registered_result(store, tokens=tokens_from(0, [50, 60])).page_result_id
     a, b, c, d = (link(rid, f"mw:{n}", link_conf=float(n)) for n in (1, 2, 3, 4))
     first = Review(page_result_id=rid, approved_text="w0 w1", reviewed_by="asha")
-    store.ingest(rid, mode="append", tokens=None, review=first, links=[a, b])
+    store.ingest(rid, mode="append", tokens=None, review=replacing(first), links=[a, b])
     store.ingest(rid, mode="append", tokens=None, review=None, links=[c])
     assert store.list_links(rid) == [a, b, c]
     assert store.get_review(rid) == first
 
     second = Review(page_result_id=rid, review_status=ReviewStatus.APPROVED, approved_text="w0 w1!",
                     reviewed_by={"source": "pipeline", "run": "v1"}, version=2)
-    store.ingest(rid, mode="replace", tokens=None, review=second, links=[d])
+    store.ingest(rid, mode="replace", tokens=None, review=replacing(second), links=[d])
     assert store.list_links(rid) == [d]
     assert store.get_review(rid) == second
     assert [t.text for t in store.get_tokens(rid)] == ["w0", "w1"]  # tokens not given: kept
@@ -311,7 +316,7 @@ def test_ingest_refuses_duplicate_links_foreign_records_gaps_and_unknown_results
     with pytest.raises(InputError):
         store.ingest(rid, mode="append", tokens=None, review=None, links=[link("another-result", "mw:2")])
     with pytest.raises(InputError):
-        store.ingest(rid, mode="append", tokens=None, review=Review(page_result_id="another-result"), links=None)
+        store.ingest(rid, mode="append", tokens=None, review=replacing(Review(page_result_id="another-result")), links=None)
     with pytest.raises(InputError):
         store.ingest(rid, mode="append", tokens=[token(1, "a"), token(3, "b")], review=None, links=None)
     with pytest.raises(InputError):
@@ -335,7 +340,7 @@ def test_an_ingest_of_10000_tokens_in_one_call_round_trips(store):
         assert sum(c["bytes"] for c in token_chunks(tokens)) > COMMIT_BYTES
     rid = registered_result(store, tokens=tokens_from(0, [5])).page_result_id
 
-    after = store.ingest(rid, mode="replace", tokens=tokens, review=Review(page_result_id=rid), links=None)
+    after = store.ingest(rid, mode="replace", tokens=tokens, review=replacing(Review(page_result_id=rid)), links=None)
     assert after.word_count == 10_000
     assert after.mean_confidence == round(statistics.fmean(t.confidence for t in tokens), 2)
     assert store.get_tokens(rid) == tokens
@@ -467,9 +472,9 @@ def test_concurrent_review_updates_never_lose_a_version(store):
 def test_put_page_result_replacing_a_result_removes_its_review_and_links(store):
     first = registered_result(store, run_id="run-x", tokens=tokens_from(0, [50, 60]))
     fid = first.page_result_id
-    store.ingest(fid, mode="append", tokens=tokens_from(2, [70]), review=Review(page_result_id=fid), links=[link(fid, "mw:1")])
+    store.ingest(fid, mode="append", tokens=tokens_from(2, [70]), review=replacing(Review(page_result_id=fid)), links=[link(fid, "mw:1")])
     kept = registered_result(store, run_id="run-y", tokens=tokens_from(0, [40]))
-    store.ingest(kept.page_result_id, mode="append", tokens=None, review=Review(page_result_id=kept.page_result_id),
+    store.ingest(kept.page_result_id, mode="append", tokens=None, review=replacing(Review(page_result_id=kept.page_result_id)),
                  links=[link(kept.page_result_id, "mw:7")])
 
     second = registered_result(store, run_id="run-x", tokens=tokens_from(0, [90], "n"))
@@ -483,7 +488,7 @@ def test_put_page_result_replacing_a_result_removes_its_review_and_links(store):
     assert store.get_review(kept.page_result_id) is not None and len(store.list_links(kept.page_result_id)) == 1
 
     # storing the same page result again (a redelivered task) drops its review, links and old tokens
-    store.ingest(sid, mode="append", tokens=tokens_from(1, [80]), review=Review(page_result_id=sid), links=[link(sid, "mw:2")])
+    store.ingest(sid, mode="append", tokens=tokens_from(1, [80]), review=replacing(Review(page_result_id=sid)), links=[link(sid, "mw:2")])
     store.put_page_result(second, tokens_from(0, [91, 92], "again"))
     assert store.get_review(sid) is None and store.list_links(sid) == []
     assert [t.text for t in store.get_tokens(sid)] == ["again0", "again1"]
@@ -507,9 +512,9 @@ def test_firestore_reviews_and_links_carry_expire_at_and_get_the_jobs_on_finish(
     result = PageResult(run_id="run", job_id=job.job_id, source_doc_id=job.source_doc_id, page_no=1, config=CONFIG, lang_tag="en")
     store.put_page_result(result, tokens_from(0, [50]))
     rid = result.page_result_id
-    store.ingest(rid, mode="append", tokens=tokens_from(1, [60]), review=Review(page_result_id=rid), links=[link(rid, "mw:1")])
+    store.ingest(rid, mode="append", tokens=tokens_from(1, [60]), review=replacing(Review(page_result_id=rid)), links=[link(rid, "mw:1")])
     registered = registered_result(store, tokens=tokens_from(0, [50]))
-    store.ingest(registered.page_result_id, mode="append", tokens=None, review=Review(page_result_id=registered.page_result_id),
+    store.ingest(registered.page_result_id, mode="append", tokens=None, review=replacing(Review(page_result_id=registered.page_result_id)),
                  links=[link(registered.page_result_id, "mw:2")])
 
     ref = store.client.collection("page_results").document(rid)
@@ -585,7 +590,7 @@ def test_firestore_refuses_a_review_larger_than_one_document(firestore_store):
     with pytest.raises(InputError, match="bytes"):
         store.update_review(rid, lambda r: r.model_copy(update={"approved_text": huge}))
     with pytest.raises(InputError, match="bytes"):
-        store.ingest(rid, mode="append", tokens=tokens_from(1, [60]), review=Review(page_result_id=rid).model_copy(update={"approved_text": huge}), links=None)
+        store.ingest(rid, mode="append", tokens=tokens_from(1, [60]), review=replacing(Review(page_result_id=rid).model_copy(update={"approved_text": huge})), links=None)
     assert store.get_review(rid).approved_text == "short" and len(store.get_tokens(rid)) == 1
     fits = "तुलसी" * 40_000  # 200,000 characters (Review's limit), 600,000 bytes
     assert store.update_review(rid, lambda r: r.model_copy(update={"approved_text": fits})).approved_text == fits

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from pathlib import Path
 
 from pagesage import emulators
@@ -22,7 +21,7 @@ from google.cloud import storage
 
 from pagesage import bootstrap
 from pagesage.config import Settings
-from pagesage.server import create_server, functions_dir
+from pagesage.server import create_server, functions_dir, serving
 from pagesage.services.bucket_drop import DroppedObject, drop_job_id
 
 PDF = "pdf/eng-oldbooks-c029-c031.pdf"  # 3 real scanned pages with ground truth
@@ -38,11 +37,8 @@ def gcp(firestore_host, storage_host, tasks_host, tmp_path):
                         rate_limit=0, data_dir=tmp_path / "unused")
     services = bootstrap.build(settings)
     bootstrap.use(services)
-    server = create_server("127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}", services
-    server.close()
+    with serving(create_server("127.0.0.1", port)):
+        yield f"http://127.0.0.1:{port}", services
     bootstrap.use(None)
 
 

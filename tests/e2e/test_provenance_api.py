@@ -260,7 +260,7 @@ def test_cli_diff_compares_two_runs_over_http(ocred, request):
     from click.testing import CliRunner
 
     from pagesage.cli import main
-    from pagesage.server import create_server
+    from pagesage.server import create_server, serving
 
     if "firestore" in request.node.callspec.id:
         pytest.skip("the CLI is the same client on either store")
@@ -270,15 +270,11 @@ def test_cli_diff_compares_two_runs_over_http(ocred, request):
     tokens = [as_input(t) for t in before["tokens"]]
     tokens[3]["text"] = "Alise"
     assert post(api, f"/page_results/{shell['page_result_id']}/ingest", {"mode": "replace", "tokens": tokens}).status_code == 200
-    server = create_server("127.0.0.1", 0)
-    threading.Thread(target=server.run, daemon=True).start()
-    try:
+    with serving(create_server("127.0.0.1", 0)) as server:
         url = f"http://127.0.0.1:{server.effective_port}"
         out = CliRunner().invoke(main, ["diff", page["page_id"], first["run_id"], shell["run_id"], "--url", url])
         as_json = CliRunner().invoke(main, ["diff", page["page_id"], first["run_id"], shell["run_id"], "--url", url, "--json"])
         missing = CliRunner().invoke(main, ["diff", page["page_id"], first["run_id"], "no-such-run", "--url", url])
-    finally:
-        server.close()
     assert out.exit_code == 0, out.output
     assert "1 replaced, 0 inserted, 0 deleted" in out.output and "-> b[3:4] 'Alise'" in out.output
     assert json.loads(as_json.output)["words_replaced"] == 1

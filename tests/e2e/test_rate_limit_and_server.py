@@ -14,7 +14,7 @@ from conftest import SAMPLES
 from pagesage import bootstrap
 from pagesage.cli import main
 from pagesage.client import ApiError, PageSageClient
-from pagesage.server import create_server
+from pagesage.server import create_server, serving
 
 UNKNOWN = "A" * 43
 
@@ -29,8 +29,8 @@ class Clock:
         return self.now
 
 
-def limited(services, limit: int, clock, trust: bool = False):
-    settings = services.settings.model_copy(update={"rate_limit": limit, "trust_x_forwarded_for": trust})
+def limited(services, limit: int, clock, hops: int = 0):
+    settings = services.settings.model_copy(update={"rate_limit": limit, "trusted_proxy_hops": hops})
     bootstrap.use(dataclasses.replace(services, settings=settings, clock=clock))
 
 
@@ -49,15 +49,23 @@ def test_the_101st_request_in_a_minute_is_refused_and_the_next_minute_admits(htt
     assert http.get(f"/status/{UNKNOWN}").status_code == 404
 
 
-def test_forwarded_for_counts_only_when_trusted(http, services):
+def test_forwarded_for_counts_only_the_trusted_hops_from_the_right(http, services):
     clock = Clock(datetime(2026, 3, 1, 10, 0, 0, tzinfo=timezone.utc))
-    limited(services, 2, clock)
-    hops = [{"X-Forwarded-For": f"198.51.100.{i}, 10.0.0.1"} for i in range(3)]
-    assert [http.get(f"/status/{UNKNOWN}", headers=h).status_code for h in hops] == [404, 404, 429]
+    # the client forges the first hop; the one trusted proxy appends the real address
+    forged = [{"X-Forwarded-For": f"198.51.100.{i}, 203.0.113.7"} for i in range(3)]
+    limited(services, 2, clock)  # no trusted proxy: the socket peer counts
+    assert [http.get(f"/status/{UNKNOWN}", headers=h).status_code for h in forged] == [404, 404, 429]
 
-    limited(services, 2, Clock(clock.now + timedelta(minutes=1)), trust=True)
-    assert [http.get(f"/status/{UNKNOWN}", headers=h).status_code for h in hops] == [404, 404, 404]
-    assert [http.get(f"/status/{UNKNOWN}", headers=hops[0]).status_code for _ in range(2)] == [404, 429]
+    limited(services, 2, Clock(clock.now + timedelta(minutes=1)), hops=1)
+    assert [http.get(f"/status/{UNKNOWN}", headers=h).status_code for h in forged] == [404, 404, 429]
+    other = {"X-Forwarded-For": "198.51.100.1, 203.0.113.8"}  # another client behind the same proxy
+    assert http.get(f"/status/{UNKNOWN}", headers=other).status_code == 404
+
+    limited(services, 2, Clock(clock.now + timedelta(minutes=2)), hops=2)  # two proxies: the second from the right
+    two = [{"X-Forwarded-For": f"10.9.9.{i}, 198.51.100.50, 203.0.113.7"} for i in range(3)]
+    assert [http.get(f"/status/{UNKNOWN}", headers=h).status_code for h in two] == [404, 404, 429]
+    short = [{"X-Forwarded-For": f"198.51.100.{60 + i}"} for i in range(3)]  # fewer hops than trusted: the peer counts
+    assert [http.get(f"/status/{UNKNOWN}", headers=h).status_code for h in short] == [404, 404, 429]
 
 
 def test_the_worker_is_not_rate_limited(http, services):
@@ -69,11 +77,8 @@ def test_the_worker_is_not_rate_limited(http, services):
 @pytest.fixture
 def live(services):
     """The real waitress server on a free loopback port."""
-    server = create_server("127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    with serving(create_server("127.0.0.1", 0)) as server:
+        yield f"http://127.0.0.1:{server.effective_port}"
 
 
 def test_client_over_real_http_submits_waits_and_reads_results(live, services, tmp_path):

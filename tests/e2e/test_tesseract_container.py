@@ -16,7 +16,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from importlib import metadata
@@ -34,6 +33,7 @@ from PIL import Image
 from pagesage.engines.remote_tesseract import GoogleIdTokenSource, RemoteEngineOutput, RemoteTesseractEngine
 from pagesage.engines.tesseract import TesseractEngine
 from pagesage.errors import EngineError, PageSageError, TransientError
+from pagesage.server import serving as serving_server
 
 CONTAINER = REPO / "containers" / "tesseract"
 ALICE = SAMPLES / "alice_1.png"
@@ -79,13 +79,8 @@ class Frontend:
 def serving(app):
     """`app` under waitress on a free loopback port; yields its base URL."""
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2, ident="test-tesseract")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
+    with serving_server(server):
         yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -79,6 +79,8 @@ class CloudTasksQueue:
         worker_url: the URL of the `ocr` function (`Settings.worker_url`).
         service_account: when set, Cloud Tasks sends an OIDC token of this service account
             with `audience=worker_url` (the `ocr` function admits only the queue's account).
+        bearer_token: without a service account, sent as `Authorization: Bearer <it>`: the
+            local stack's `PAGESAGE_API_TOKEN`, which its `ocr` endpoint then requires.
         dispatch_deadline: seconds Cloud Tasks waits for the worker's response, within
             [15, 1800]; None keeps the Cloud Tasks default of 600 seconds.
         retry: retry policy of `CreateTask` on transient errors.
@@ -94,6 +96,7 @@ class CloudTasksQueue:
         *,
         worker_url: str,
         service_account: str | None = None,
+        bearer_token: str | None = None,
         dispatch_deadline: float | None = None,
         retry: api_retry.Retry = DEFAULT_RETRY,
         timeout: float = 10.0,
@@ -105,6 +108,7 @@ class CloudTasksQueue:
         self.queue_path = queue_path
         self.worker_url = worker_url
         self.service_account = service_account
+        self.bearer_token = bearer_token
         self.dispatch_deadline = dispatch_deadline
         self._retry = retry
         self._timeout = timeout
@@ -137,6 +141,8 @@ class CloudTasksQueue:
         )
         if self.service_account:
             request.oidc_token = tasks_v2.OidcToken(service_account_email=self.service_account, audience=self.worker_url)
+        elif self.bearer_token:
+            request.headers["Authorization"] = f"Bearer {self.bearer_token}"
         built = tasks_v2.Task(name=self.task_path(task), http_request=request)
         if self.dispatch_deadline is not None:
             built.dispatch_deadline = duration_pb2.Duration(seconds=int(self.dispatch_deadline),

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
@@ -63,10 +63,11 @@ from pagesage.adapters.firestore_writes import (
     translated,
     valid_id,
 )
+from pagesage.adapters.records import checked_dict
 from pagesage.adapters.token_chunks import token_chunks, tokens_of_chunk
 from pagesage.domain.jobs import RESULT_TTL, Job, utcnow
-from pagesage.domain.pages import CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query, new_id
-from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest
+from pagesage.domain.pages import CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query, new_id, page_claimable
+from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest, check_review_target
 from pagesage.errors import InputError, InvalidTransition, NotFound
 
 REVIEW_BYTES = 1_000_000
@@ -150,12 +151,18 @@ class FirestoreStore:
         return self._clock() + PROVISIONAL_TTL
 
     # -- jobs ----------------------------------------------------------------------------
-    def create_job(self, job: Job) -> None:
+    def create_job(self, job: Job, source_doc: SourceDoc | None = None) -> None:
+        """See `Store.create_job`: the job and its source document in one commit of two creates."""
+        job.updated_at = self._clock()
+        batch = self.client.batch()
+        batch.create(self._job_ref(job.job_id), _job_doc(job))
+        if source_doc is not None:
+            batch.create(self._source_doc_ref(source_doc.source_doc_id), self._source_doc_data(source_doc))
         with translated():
             try:
-                self._job_ref(job.job_id).create(_job_doc(job))
+                batch.commit()
             except gexc.AlreadyExists as exc:
-                raise InvalidTransition(f"job {job.job_id} exists") from exc
+                raise InvalidTransition(f"job {job.job_id} or its source document exists") from exc
 
     def get_job(self, job_id: str) -> Job:
         return Job.model_validate(self._read(self._job_ref(job_id), "job"))
@@ -171,6 +178,7 @@ class FirestoreStore:
             job = Job.model_validate(data)
             had_expiry = job.expiration_time is not None
             mutate(job)
+            job.updated_at = self._clock()
             ref.update(_job_doc(job), option=self.client.write_option(last_update_time=snap.update_time))
             return job, not had_expiry and job.expiration_time is not None
 
@@ -179,6 +187,16 @@ class FirestoreStore:
             if finished_now:
                 self._stamp_expiry(job.job_id, job.expiration_time)
         return job
+
+    def list_stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
+        """See `Store.list_stalled_jobs` (composite index `status`, `updated_at` in
+        `firestore.indexes.json`)."""
+        query = (self.client.collection("jobs")
+                 .where(filter=FieldFilter("status", "in", ["pending", "processing"]))
+                 .where(filter=FieldFilter("updated_at", "<=", before))
+                 .order_by("updated_at").limit(limit))
+        with translated():
+            return [Job.model_validate(d) for d in self._live_docs(query.stream())]
 
     def list_expired_jobs(self, now: datetime, limit: int = 100) -> list[str]:
         query = (self.client.collection("jobs").where(filter=FieldFilter("expire_at", "<=", now))
@@ -218,13 +236,43 @@ class FirestoreStore:
         writer.close()
 
     # -- source documents and pages ------------------------------------------------------
-    def create_source_doc(self, doc: SourceDoc) -> None:
-        data = {**_doc(doc, self._provisional() if doc.job_id else None), "created_at": doc.created_at}
+    def _source_doc_data(self, doc: SourceDoc) -> dict[str, Any]:
+        return {**_doc(doc, self._provisional() if doc.job_id else None), "created_at": doc.created_at}
+
+    def create_source_doc(self, doc: SourceDoc, pages: Sequence[Page] = ()) -> None:
+        """See `Store.create_source_doc`: the pages and then the document that makes them
+        reachable (`list_pages` is only asked after `get_source_doc`), in one commit when they
+        fit (`COMMIT_WRITES`), else the pages first; a failure deletes the pages written."""
+        expire_at = self._provisional()
+        page_writes = [(self._page_ref(pg.page_id), _doc(pg, expire_at if pg.job_id else None)) for pg in pages]
+        self._publish_with(page_writes, self._source_doc_ref(doc.source_doc_id), self._source_doc_data(doc),
+                           what=f"source document {doc.source_doc_id}")
+
+    def _publish_with(self, writes: list[tuple[Any, dict[str, Any]]], ref, data: dict[str, Any], *, what: str) -> None:
+        """Write `writes` (records nothing reaches before `ref` exists) and create `ref`: one
+        commit when they fit, else `writes` in batches first and `ref` last; any failure
+        deletes what was written. Raises `InvalidTransition` when `ref` exists."""
+        written: list = []
         with translated():
             try:
-                self._source_doc_ref(doc.source_doc_id).create(data)
+                head = writes[-(COMMIT_WRITES - 1):] if len(writes) >= COMMIT_WRITES else writes
+                for group in batches(writes[:len(writes) - len(head)], COMMIT_WRITES):
+                    batch = self.client.batch()
+                    for r, d in group:
+                        batch.set(r, d)
+                    batch.commit()
+                    written += [r for r, _ in group]
+                batch = self.client.batch()
+                for r, d in head:
+                    batch.set(r, d)
+                batch.create(ref, data)
+                batch.commit()
             except gexc.AlreadyExists as exc:
-                raise InvalidTransition(f"source document {doc.source_doc_id} exists") from exc
+                self._delete_quietly(written)
+                raise InvalidTransition(f"{what} exists") from exc
+            except BaseException:
+                self._delete_quietly(written)
+                raise
 
     def get_source_doc(self, source_doc_id: str) -> SourceDoc:
         ref = self._source_doc_ref(source_doc_id)
@@ -308,9 +356,11 @@ class FirestoreStore:
             if Page.model_validate(data).status is not PageStatus.PENDING:
                 return False
             counter = "pages_done" if page.status is PageStatus.DONE else "pages_failed"
+            finished = page.model_copy(update={"lease_until": None, "lease_owner": None})
             batch = self.client.batch()
-            batch.update(page_ref, _doc(page, data.get("expire_at")), option=self.client.write_option(last_update_time=snap.update_time))
-            batch.update(job_ref, {counter: firestore.Increment(1)})
+            batch.update(page_ref, _doc(finished, data.get("expire_at")),
+                         option=self.client.write_option(last_update_time=snap.update_time))
+            batch.update(job_ref, {counter: firestore.Increment(1), "updated_at": self._clock()})
             batch.commit()
             return True
 
@@ -321,7 +371,41 @@ class FirestoreStore:
                 raise NotFound("no such job") from exc
         return self.get_job(page.job_id), changed
 
+    def claim_page(self, page_id: str, owner: str, until: datetime, now: datetime) -> bool:
+        ref = self._page_ref(page_id)
+
+        def attempt() -> bool:
+            snap = ref.get()
+            data = self._alive(snap.to_dict())
+            if data is None:
+                raise NotFound("no such page")
+            page = Page.model_validate(data)
+            if not page_claimable(page, owner, now):
+                return False
+            claimed = page.model_copy(update={"lease_until": until, "lease_owner": owner})
+            ref.update(_doc(claimed, data.get("expire_at")), option=self.client.write_option(last_update_time=snap.update_time))
+            return True
+
+        with translated():
+            return optimistic(attempt)
+
+    def release_page(self, page_id: str) -> None:
+        ref = self._page_ref(page_id)
+        with translated():
+            try:
+                ref.update({"lease_until": None, "lease_owner": None})
+            except gexc.NotFound:
+                pass
+
     # -- runs and results ----------------------------------------------------------------
+    def create_run(self, run: Run, results: Sequence[PageResult]) -> None:
+        """See `Store.create_run`: the empty page results, then the run naming them (readers
+        reach page results through their page, whose run they then read)."""
+        expire_at = self._provisional() if run.job_id else None
+        writes = [(self._result_ref(r.page_result_id), _result_doc(r, expire_at, [], [])) for r in results]
+        self._publish_with(writes, self.client.collection("runs").document(doc_id(run.run_id)), _doc(run, expire_at),
+                           what=f"run {run.run_id}")
+
     def put_run(self, run: Run) -> None:
         with translated():
             self.client.collection("runs").document(doc_id(run.run_id)).set(_doc(run, self._provisional() if run.job_id else None))
@@ -349,8 +433,7 @@ class FirestoreStore:
         chunks = list(token_chunks(ordered))
         new_ref = self._result_ref(result.page_result_id)
         chunk_refs = [new_ref.collection("token_chunks").document(new_id()) for _ in chunks]
-        doc = {**_doc(result, expire_at), "chunk_ids": [r.id for r in chunk_refs], "token_count": len(ordered),
-               "confidence_sum": _confidence_sum(ordered), "link_batches": []}
+        doc = _result_doc(result, expire_at, [r.id for r in chunk_refs], ordered)
         earlier = (self.client.collection("page_results")
                    .where(filter=FieldFilter("run_id", "==", result.run_id))
                    .where(filter=FieldFilter("page_no", "==", result.page_no)))
@@ -414,7 +497,7 @@ class FirestoreStore:
         return [token for i in ids if (chunk := self._alive(chunks.get(i))) for token in tokens_of_chunk(chunk)]
 
     def ingest(self, page_result_id: str, *, mode: Literal["replace", "append"], tokens: list[Token] | None,
-               review: Review | None, links: list[Link] | None) -> PageResult:
+               review: Callable[[Review | None], Review] | None, links: list[Link] | None) -> PageResult:
         """See `Store.ingest`. New chunks and links are written first under fresh ids (nothing
         names them); then the page result is read and, in one commit conditioned on its update
         time, its `chunk_ids`, `token_count`, `confidence_sum`, `word_count`, `mean_confidence`
@@ -431,9 +514,9 @@ class FirestoreStore:
         """
         if mode not in ("replace", "append"):
             raise InputError("mode must be replace or append")
-        check_ingest(page_result_id, tokens, review, links)
-        review_data = _review_data(review) if review is not None else None
+        check_ingest(page_result_id, tokens, links)
         ref = self._result_ref(page_result_id)
+        review_ref = ref.collection("reviews").document(REVIEW_DOC)
         with translated():
             current = self._alive(ref.get().to_dict())
         if current is None:
@@ -451,7 +534,8 @@ class FirestoreStore:
         new_count, new_sum = (len(ordered), _confidence_sum(ordered)) if ordered is not None else (0, 0.0)
 
         def attempt() -> tuple[PageResult, list[str], list[str], Any]:
-            snap = ref.get()
+            snaps = {s.reference.path: s for s in self.client.get_all([ref, review_ref])}
+            snap, review_snap = snaps[ref.path], snaps[review_ref.path]
             data = self._alive(snap.to_dict())
             if data is None:
                 raise NotFound("no such page result")
@@ -485,8 +569,15 @@ class FirestoreStore:
                 fields["link_batches"] = batches
             batch = self.client.batch()
             batch.update(ref, fields, option=self.client.write_option(last_update_time=snap.update_time))
-            if review_data is not None:
-                batch.set(ref.collection("reviews").document(REVIEW_DOC), {**review_data, "expire_at": data.get("expire_at")})
+            if review is not None:
+                stored = self._alive(review_snap.to_dict())
+                new_review = review(Review.model_validate(stored) if stored else None)
+                check_review_target(new_review, page_result_id)
+                body = {**_review_data(new_review), "expire_at": data.get("expire_at")}
+                if review_snap.exists:  # conditioned, so a concurrent review change starts all again
+                    batch.update(review_ref, body, option=self.client.write_option(last_update_time=review_snap.update_time))
+                else:
+                    batch.create(review_ref, body)
             try:
                 batch.commit()
             except gexc.NotFound as exc:  # deleted since the read
@@ -641,7 +732,7 @@ class FirestoreStore:
 
     # -- costs and counters --------------------------------------------------------------
     def add_cost(self, entry: CostEntry) -> bool:
-        data = entry.model_dump(mode="json")
+        data = checked_dict(entry)
         data["created_at"] = entry.created_at
         with translated():
             try:
@@ -691,11 +782,18 @@ class FirestoreStore:
 # -- documents ---------------------------------------------------------------------------
 
 def _doc(model, expire_at: datetime | None) -> dict[str, Any]:
-    return {**model.model_dump(mode="json"), "expire_at": expire_at}
+    return {**checked_dict(model), "expire_at": expire_at}
+
+
+def _result_doc(result: PageResult, expire_at: datetime | None, chunk_ids: list[str], tokens: list[Token]) -> dict[str, Any]:
+    """A page result document publishing `chunk_ids` (holding `tokens`) and no links."""
+    return {**_doc(result, expire_at), "chunk_ids": chunk_ids, "token_count": len(tokens),
+            "confidence_sum": _confidence_sum(tokens), "link_batches": []}
 
 
 def _job_doc(job: Job) -> dict[str, Any]:
-    return _doc(job, job.expiration_time)
+    """A job's document; `updated_at` a timestamp, for `list_stalled_jobs` to compare."""
+    return {**_doc(job, job.expiration_time), "updated_at": job.updated_at}
 
 
 def _chunk_ids(data: dict[str, Any]) -> list[str]:
@@ -719,6 +817,6 @@ def _review_data(review: Review) -> dict[str, Any]:
     size = len(review.model_dump_json().encode())
     if size > REVIEW_BYTES:
         raise InputError(f"the review takes {size} bytes; a review may take {REVIEW_BYTES}")
-    return review.model_dump(mode="json")
+    return checked_dict(review)
 
 

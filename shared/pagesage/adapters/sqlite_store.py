@@ -14,16 +14,17 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator, Literal, Sequence
 
 from pagesage.adapters.cursors import decode_cursor, encode_cursor
+from pagesage.adapters.records import checked_json
 from pagesage.domain.jobs import Job, utcnow
-from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query
-from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest
+from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query, page_claimable
+from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest, check_review_target
 from pagesage.errors import InputError, InvalidTransition, NotFound
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, expire_at REAL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, expire_at REAL, doc TEXT NOT NULL, status TEXT, updated_at REAL);
 CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs (expire_at) WHERE expire_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS source_docs (
     source_doc_id TEXT PRIMARY KEY, job_id TEXT, created_at REAL NOT NULL, doc TEXT NOT NULL);
@@ -62,6 +63,7 @@ _COST_COLUMNS = {"created_at": "REAL", "project_id": "TEXT"}
 """Columns of `costs` added after its first release; `_migrate` adds them to older databases."""
 
 _LATER_INDEXES = """
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (updated_at) WHERE status IN ('pending', 'processing');
 CREATE INDEX IF NOT EXISTS page_results_by_page ON page_results (source_doc_id, page_no);
 CREATE INDEX IF NOT EXISTS costs_by_time ON costs (created_at, seq);
 CREATE INDEX IF NOT EXISTS costs_by_job_time ON costs (job_id, created_at, seq);
@@ -78,10 +80,12 @@ class SqliteStore:
     Args:
         path: database file; its folder is created. `:memory:` is not supported (each thread
             would see its own database).
+        clock: aware UTC now, stamped as a job's `updated_at` on every write of it.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.path = Path(path)
+        self._clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connection().executescript(_SCHEMA)
@@ -97,6 +101,13 @@ class SqliteStore:
             for column, kind in _COST_COLUMNS.items():
                 if column not in present:
                     db.execute(f"ALTER TABLE costs ADD COLUMN {column} {kind}")
+            job_columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            for column, kind in (("status", "TEXT"), ("updated_at", "REAL")):
+                if column not in job_columns:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+            for job_id, doc in db.execute("SELECT job_id, doc FROM jobs WHERE status IS NULL").fetchall():
+                db.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE job_id = ?",
+                           (json.loads(doc).get("status"), self._clock().timestamp(), job_id))
             if "space_after" not in {row[1] for row in db.execute("PRAGMA table_info(tokens)")}:
                 db.execute("ALTER TABLE tokens ADD COLUMN space_after INTEGER NOT NULL DEFAULT 1")
             if "source_doc_id" not in {row[1] for row in db.execute("PRAGMA table_info(page_results)")}:
@@ -139,12 +150,22 @@ class SqliteStore:
         return row[0]
 
     # -- jobs ----------------------------------------------------------------------------
-    def create_job(self, job: Job) -> None:
+    def create_job(self, job: Job, source_doc: SourceDoc | None = None) -> None:
         with self._transaction() as db:
             try:
-                db.execute("INSERT INTO jobs (job_id, expire_at, doc) VALUES (?, ?, ?)", (job.job_id, _expiry(job), job.model_dump_json()))
+                self._write_job(db, job, insert=True)
+                if source_doc is not None:
+                    _insert_source_doc(db, source_doc)
             except sqlite3.IntegrityError as exc:
-                raise InvalidTransition(f"job {job.job_id} exists") from exc
+                raise InvalidTransition(f"job {job.job_id} or its source document exists") from exc
+
+    def _write_job(self, db: sqlite3.Connection, job: Job, *, insert: bool = False) -> None:
+        job.updated_at = self._clock()
+        values = (_expiry(job), checked_json(job), job.status.value, job.updated_at.timestamp(), job.job_id)
+        if insert:
+            db.execute("INSERT INTO jobs (expire_at, doc, status, updated_at, job_id) VALUES (?, ?, ?, ?, ?)", values)
+        else:
+            db.execute("UPDATE jobs SET expire_at = ?, doc = ?, status = ?, updated_at = ? WHERE job_id = ?", values)
 
     def get_job(self, job_id: str) -> Job:
         return _live(Job.model_validate_json(self._one("SELECT doc FROM jobs WHERE job_id = ?", (job_id,))))
@@ -156,8 +177,14 @@ class SqliteStore:
                 raise NotFound("no such job")
             job = _live(Job.model_validate_json(row[0]))
             mutate(job)
-            db.execute("UPDATE jobs SET expire_at = ?, doc = ? WHERE job_id = ?", (_expiry(job), job.model_dump_json(), job_id))
+            self._write_job(db, job)
         return job
+
+    def list_stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
+        rows = self._connection().execute(
+            "SELECT doc FROM jobs WHERE status IN ('pending', 'processing') AND updated_at <= ? ORDER BY updated_at LIMIT ?",
+            (before.timestamp(), limit))
+        return [Job.model_validate_json(r[0]) for r in rows]
 
     def list_expired_jobs(self, now: datetime, limit: int = 100) -> list[str]:
         rows = self._connection().execute(
@@ -173,13 +200,13 @@ class SqliteStore:
                 db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
 
     # -- source documents and pages ------------------------------------------------------
-    def create_source_doc(self, doc: SourceDoc) -> None:
+    def create_source_doc(self, doc: SourceDoc, pages: Sequence[Page] = ()) -> None:
         with self._transaction() as db:
             try:
-                db.execute("INSERT INTO source_docs (source_doc_id, job_id, created_at, doc) VALUES (?, ?, ?, ?)",
-                           (doc.source_doc_id, doc.job_id, doc.created_at.timestamp(), doc.model_dump_json()))
+                _insert_source_doc(db, doc)
             except sqlite3.IntegrityError as exc:
                 raise InvalidTransition(f"source document {doc.source_doc_id} exists") from exc
+            _put_pages(db, pages)
 
     def get_source_doc(self, source_doc_id: str) -> SourceDoc:
         row = self._connection().execute(
@@ -204,10 +231,7 @@ class SqliteStore:
 
     def put_pages(self, pages: list[Page]) -> None:
         with self._transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO doc_pages (page_id, source_doc_id, job_id, page_no, doc) VALUES (?, ?, ?, ?, ?)",
-                [(p.page_id, p.source_doc_id, p.job_id, p.page_no, p.model_dump_json()) for p in pages],
-            )
+            _put_pages(db, pages)
 
     def get_page(self, page_id: str) -> Page:
         return Page.model_validate_json(self._one("SELECT doc FROM doc_pages WHERE page_id = ?", (page_id,)))
@@ -231,14 +255,47 @@ class SqliteStore:
                 job.pages_done += 1
             else:
                 job.pages_failed += 1
-            db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (page.model_dump_json(), page.page_id))
-            db.execute("UPDATE jobs SET doc = ? WHERE job_id = ?", (job.model_dump_json(), job.job_id))
+            finished = page.model_copy(update={"lease_until": None, "lease_owner": None})
+            db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (checked_json(finished), page.page_id))
+            self._write_job(db, job)
         return job, True
+
+    def claim_page(self, page_id: str, owner: str, until: datetime, now: datetime) -> bool:
+        with self._transaction() as db:
+            row = db.execute("SELECT doc FROM doc_pages WHERE page_id = ?", (page_id,)).fetchone()
+            if row is None:
+                raise NotFound("no such page")
+            page = Page.model_validate_json(row[0])
+            if not page_claimable(page, owner, now):
+                return False
+            claimed = page.model_copy(update={"lease_until": until, "lease_owner": owner})
+            db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (checked_json(claimed), page_id))
+        return True
+
+    def release_page(self, page_id: str) -> None:
+        with self._transaction() as db:
+            row = db.execute("SELECT doc FROM doc_pages WHERE page_id = ?", (page_id,)).fetchone()
+            if row is None:
+                return
+            page = Page.model_validate_json(row[0])
+            if page.lease_owner is not None:
+                released = page.model_copy(update={"lease_until": None, "lease_owner": None})
+                db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (checked_json(released), page_id))
 
     # -- runs and results ----------------------------------------------------------------
     def put_run(self, run: Run) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO runs (run_id, job_id, doc) VALUES (?, ?, ?)", (run.run_id, run.job_id, run.model_dump_json()))
+            db.execute("INSERT OR REPLACE INTO runs (run_id, job_id, doc) VALUES (?, ?, ?)", (run.run_id, run.job_id, checked_json(run)))
+
+    def create_run(self, run: Run, results: Sequence[PageResult]) -> None:
+        with self._transaction() as db:
+            try:
+                db.execute("INSERT INTO runs (run_id, job_id, doc) VALUES (?, ?, ?)", (run.run_id, run.job_id, checked_json(run)))
+                db.executemany(
+                    "INSERT INTO page_results (page_result_id, run_id, job_id, source_doc_id, page_no, doc) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(r.page_result_id, r.run_id, r.job_id, r.source_doc_id, r.page_no, checked_json(r)) for r in results])
+            except sqlite3.IntegrityError as exc:
+                raise InvalidTransition(f"run {run.run_id} or one of its page results exists") from exc
 
     def get_run(self, run_id: str) -> Run:
         return Run.model_validate_json(self._one("SELECT doc FROM runs WHERE run_id = ?", (run_id,)))
@@ -255,7 +312,7 @@ class SqliteStore:
                     db.execute(f"DELETE FROM {table} WHERE page_result_id = ?", (old_id,))
             db.execute(
                 "INSERT INTO page_results (page_result_id, run_id, job_id, source_doc_id, page_no, doc) VALUES (?, ?, ?, ?, ?, ?)",
-                (result.page_result_id, result.run_id, result.job_id, result.source_doc_id, result.page_no, result.model_dump_json()),
+                (result.page_result_id, result.run_id, result.job_id, result.source_doc_id, result.page_no, checked_json(result)),
             )
             _insert_tokens(db, result.page_result_id, tokens)
 
@@ -275,10 +332,10 @@ class SqliteStore:
         return _select_tokens(self._connection(), page_result_id)
 
     def ingest(self, page_result_id: str, *, mode: Literal["replace", "append"], tokens: list[Token] | None,
-               review: Review | None, links: list[Link] | None) -> PageResult:
+               review: Callable[[Review | None], Review] | None, links: list[Link] | None) -> PageResult:
         if mode not in ("replace", "append"):
             raise InputError("mode must be replace or append")
-        check_ingest(page_result_id, tokens, review, links)
+        check_ingest(page_result_id, tokens, links)
         with self._transaction() as db:
             row = db.execute("SELECT doc FROM page_results WHERE page_result_id = ?", (page_result_id,)).fetchone()
             if row is None:
@@ -296,9 +353,9 @@ class SqliteStore:
                 count, mean = db.execute("SELECT COUNT(*), AVG(confidence) FROM tokens WHERE page_result_id = ?",
                                          (page_result_id,)).fetchone()
                 result = result.model_copy(update={"word_count": count, "mean_confidence": round(mean, 2) if count else None})
-                db.execute("UPDATE page_results SET doc = ? WHERE page_result_id = ?", (result.model_dump_json(), page_result_id))
+                db.execute("UPDATE page_results SET doc = ? WHERE page_result_id = ?", (checked_json(result), page_result_id))
             if review is not None:
-                db.execute("INSERT OR REPLACE INTO reviews (page_result_id, doc) VALUES (?, ?)", (page_result_id, review.model_dump_json()))
+                self._write_review(db, page_result_id, review)
             if links is not None:
                 if mode == "replace":
                     db.execute("DELETE FROM links WHERE page_result_id = ?", (page_result_id,))
@@ -316,11 +373,15 @@ class SqliteStore:
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM page_results WHERE page_result_id = ?", (page_result_id,)).fetchone() is None:
                 raise NotFound("no such page result")
-            row = db.execute("SELECT doc FROM reviews WHERE page_result_id = ?", (page_result_id,)).fetchone()
-            review = mutate(Review.model_validate_json(row[0]) if row else None)
-            if review.page_result_id != page_result_id:
-                raise InputError("review.page_result_id is not the page result updated")
-            db.execute("INSERT OR REPLACE INTO reviews (page_result_id, doc) VALUES (?, ?)", (page_result_id, review.model_dump_json()))
+            return self._write_review(db, page_result_id, mutate)
+
+    def _write_review(self, db: sqlite3.Connection, page_result_id: str, mutate: Callable[[Review | None], Review]) -> Review:
+        """Read the review, let `mutate` decide the new one and write it, inside the caller's
+        transaction."""
+        row = db.execute("SELECT doc FROM reviews WHERE page_result_id = ?", (page_result_id,)).fetchone()
+        review = mutate(Review.model_validate_json(row[0]) if row else None)
+        check_review_target(review, page_result_id)
+        db.execute("INSERT OR REPLACE INTO reviews (page_result_id, doc) VALUES (?, ?)", (page_result_id, checked_json(review)))
         return review
 
     def list_links(self, page_result_id: str) -> list[Link]:
@@ -333,7 +394,7 @@ class SqliteStore:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM costs").fetchone()[0]
             cur = db.execute(
                 "INSERT OR IGNORE INTO costs (cost_id, job_id, seq, doc, created_at, project_id) VALUES (?, ?, ?, ?, ?, ?)",
-                (entry.cost_id, entry.job_id, seq, entry.model_dump_json(), entry.created_at.timestamp(), entry.project_id),
+                (entry.cost_id, entry.job_id, seq, checked_json(entry), entry.created_at.timestamp(), entry.project_id),
             )
             return cur.rowcount == 1
 
@@ -373,6 +434,18 @@ _LIVE = "(s.job_id IS NULL OR (j.job_id IS NOT NULL AND (j.expire_at IS NULL OR 
 """A source document is live when no job made it, or its job exists and has not expired."""
 
 
+def _insert_source_doc(db: sqlite3.Connection, doc: SourceDoc) -> None:
+    db.execute("INSERT INTO source_docs (source_doc_id, job_id, created_at, doc) VALUES (?, ?, ?, ?)",
+               (doc.source_doc_id, doc.job_id, doc.created_at.timestamp(), checked_json(doc)))
+
+
+def _put_pages(db: sqlite3.Connection, pages: Sequence[Page]) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO doc_pages (page_id, source_doc_id, job_id, page_no, doc) VALUES (?, ?, ?, ?, ?)",
+        [(p.page_id, p.source_doc_id, p.job_id, p.page_no, checked_json(p)) for p in pages],
+    )
+
+
 def _insert_tokens(db: sqlite3.Connection, page_result_id: str, tokens: list[Token]) -> None:
     db.executemany(
         f"INSERT INTO tokens (page_result_id, {_TOKEN_COLUMNS}) VALUES ({', '.join('?' * 15)})",
@@ -394,7 +467,7 @@ def _select_tokens(db: sqlite3.Connection, page_result_id: str) -> list[Token]:
 def _insert_links(db: sqlite3.Connection, links: list[Link]) -> None:
     seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM links").fetchone()[0]
     db.executemany("INSERT INTO links (link_id, page_result_id, seq, doc) VALUES (?, ?, ?, ?)",
-                   [(link.link_id, link.page_result_id, seq + i, link.model_dump_json()) for i, link in enumerate(links, 1)])
+                   [(link.link_id, link.page_result_id, seq + i, checked_json(link)) for i, link in enumerate(links, 1)])
 
 
 def _move_job_pages(db: sqlite3.Connection) -> None:

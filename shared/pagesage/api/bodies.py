@@ -1,17 +1,30 @@
 """Request and response bodies of the provenance API (`/api/v1/ocr/...`, provenance seed).
 
-Requests are strict (`extra="forbid"`: a misspelt field is an error, not silently dropped).
-Units: pixels for boxes and page sizes, 0-100 for confidences, dots per inch for DPI.
+Requests are strict (`extra="forbid"`: a misspelt field is an error, not silently dropped), their
+numbers finite and bounded and their texts free of control and format characters
+(`domain.limits`, docs/limits.md). Units: pixels for boxes and page sizes, 0-100 for
+confidences, dots per inch for DPI.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pagesage.domain.limits import (
+    MAX_OPTION_TEXT,
+    BoundedModel,
+    Dpi,
+    LineText,
+    MetadataValue,
+    MultilineText,
+    Ordinal,
+    PageNo,
+    PositivePixels,
+)
 from pagesage.domain.pages import BBox, EngineConfig, Page, PageResult, Run, Token
-from pagesage.domain.provenance import ENTRY_ID_PATTERN, Link, Review, ReviewStatus, SourceDoc, SourceKind
+from pagesage.domain.provenance import ENTRY_ID_PATTERN, Identity, Link, Review, ReviewStatus, SourceDoc, SourceKind
 
 MAX_TOKENS = 100_000
 """Most tokens in one write (a dense newspaper page has about 10,000 words)."""
@@ -20,22 +33,22 @@ MAX_LINKS = 10_000
 """Most links in one write."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(BoundedModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TokenIn(_Strict):
     """One token as an outside engine sends it (the seed's ingest example)."""
 
-    token_no: int = Field(ge=0)
-    text: str = Field(min_length=1, max_length=1000)
-    text_norm: str | None = Field(default=None, max_length=1000, description="default: PageSage's normalization of `text`")
+    token_no: Ordinal
+    text: LineText = Field(min_length=1, max_length=1000)
+    text_norm: LineText | None = Field(default=None, max_length=1000, description="default: PageSage's normalization of `text`")
     bbox: BBox
     confidence: float = Field(ge=0, le=100)
     kind: Literal["word"] = "word"
-    block: int = Field(default=0, ge=0)
-    par: int = Field(default=0, ge=0)
-    line: int = Field(default=0, ge=0)
+    block: Ordinal = 0
+    par: Ordinal = 0
+    line: Ordinal = 0
     lang: str | None = Field(default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
     space_after: bool = Field(default=True, description="false when the next word of the line follows with no space")
 
@@ -44,18 +57,18 @@ class ReviewIn(_Strict):
     """A review as written by POST/PATCH `review` or within an ingest."""
 
     review_status: ReviewStatus
-    approved_text: str | None = Field(default=None, max_length=200_000)
-    review_note: str | None = Field(default=None, max_length=10_000)
-    reviewed_by: str | dict[str, str] | None = None
+    approved_text: MultilineText | None = Field(default=None, max_length=200_000)
+    review_note: MultilineText | None = Field(default=None, max_length=10_000)
+    reviewed_by: Identity | None = None
 
 
 class ReviewPatch(_Strict):
     """PATCH `review`: the fields to change."""
 
     review_status: ReviewStatus | None = None
-    approved_text: str | None = Field(default=None, max_length=200_000)
-    review_note: str | None = Field(default=None, max_length=10_000)
-    reviewed_by: str | dict[str, str] | None = None
+    approved_text: MultilineText | None = Field(default=None, max_length=200_000)
+    review_note: MultilineText | None = Field(default=None, max_length=10_000)
+    reviewed_by: Identity | None = None
 
 
 class LinkIn(_Strict):
@@ -64,9 +77,9 @@ class LinkIn(_Strict):
     fk_entry_id: str = Field(pattern=f"^{ENTRY_ID_PATTERN.pattern}$")
     link_kind: Literal["candidate_entry", "confirmed_entry", "rejected_entry"] = "candidate_entry"
     link_conf: float = Field(ge=0, le=100)
-    note: str | None = Field(default=None, max_length=1000)
-    token_start: int | None = Field(default=None, ge=0)
-    token_end: int | None = Field(default=None, ge=0)
+    note: MultilineText | None = Field(default=None, max_length=1000)
+    token_start: Ordinal | None = None
+    token_end: Ordinal | None = None
 
 
 class IngestBody(_Strict):
@@ -95,7 +108,7 @@ class DictionaryEntryIn(_Strict):
     """One dictionary entry: its id and headword forms (Devanagari or IAST)."""
 
     entry_id: str = Field(pattern=f"^{ENTRY_ID_PATTERN.pattern}$")
-    forms: list[str] = Field(min_length=1, max_length=100)
+    forms: list[Annotated[LineText, Field(min_length=1, max_length=500)]] = Field(min_length=1, max_length=100)
 
 
 class SuggestBody(_Strict):
@@ -116,10 +129,10 @@ class SuggestBody(_Strict):
 class PageIn(_Strict):
     """A page of a registered source document."""
 
-    page_no: int = Field(ge=1)
-    width: int | None = Field(default=None, ge=1)
-    height: int | None = Field(default=None, ge=1)
-    dpi: int | None = Field(default=None, ge=1)
+    page_no: PageNo
+    width: PositivePixels | None = None
+    height: PositivePixels | None = None
+    dpi: Dpi | None = None
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     image_key: str | None = Field(default=None, max_length=1024)
 
@@ -128,10 +141,10 @@ class SourceDocIn(_Strict):
     """POST `source_docs`: register a document OCR'd elsewhere, with its pages 1..n."""
 
     kind: SourceKind
-    title: str = Field(min_length=1, max_length=500)
+    title: LineText = Field(min_length=1, max_length=500)
     uri: str | None = Field(default=None, max_length=2000)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict, max_length=50)
     pages: list[PageIn] = Field(min_length=1, max_length=10_000)
 
 
@@ -140,11 +153,11 @@ class RunIn(_Strict):
     page result is made for each page named (default: every page), to ingest into."""
 
     source_doc_id: str = Field(min_length=1, max_length=100)
-    engine: str = Field(min_length=1, max_length=100)
-    engine_version: str = Field(min_length=1, max_length=200)
+    engine: LineText = Field(min_length=1, max_length=100)
+    engine_version: LineText = Field(min_length=1, max_length=200)
     config: EngineConfig
-    pages: list[int] | None = Field(default=None, max_length=10_000)
-    log: list[str] = Field(default_factory=list, max_length=1000)
+    pages: list[PageNo] | None = Field(default=None, max_length=10_000)
+    log: list[Annotated[str, Field(max_length=MAX_OPTION_TEXT)]] = Field(default_factory=list, max_length=1000)
 
 
 # -- responses ---------------------------------------------------------------------------

@@ -14,8 +14,9 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from pagesage.domain.limits import BoundedModel
 from pagesage.errors import InvalidTransition
 
 RESULT_TTL = timedelta(hours=48)
@@ -65,6 +66,7 @@ class JobErrorCode(str, Enum):
     FILE_TOO_LARGE = "file_too_large"
     EMPTY_FILE = "empty_file"
     CORRUPTED_FILE = "corrupted_file"
+    ENCRYPTED_FILE = "encrypted_file"
     OCR_ENGINE_ERROR = "ocr_engine_error"
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"
@@ -80,7 +82,7 @@ class FileFormat(str, Enum):
     TIFF = "image/tiff"
 
 
-class DocumentUpload(BaseModel):
+class DocumentUpload(BoundedModel):
     """What was received (seed §1 `DocumentUpload`), with the blob key it is stored under.
 
     Attributes:
@@ -99,7 +101,7 @@ class DocumentUpload(BaseModel):
     upload_timestamp: datetime = Field(default_factory=utcnow)
 
 
-class Job(BaseModel):
+class Job(BoundedModel):
     """One OCR job. Mutate only through the transition methods.
 
     Attributes:
@@ -109,6 +111,9 @@ class Job(BaseModel):
         page_count: pages in the document, known once the worker has opened it.
         pages_done / pages_failed: pages finished with and without a result.
         expiration_time: completion + 48 h; the job reads as gone afterwards.
+        updated_at: when the job was last written (the store sets it): the sweeper's measure of
+            progress (`services/sweeper.py`).
+        requeues: how many times the sweeper queued the job's work again after it stalled.
     """
 
     job_id: str = Field(default_factory=new_job_id)
@@ -124,6 +129,8 @@ class Job(BaseModel):
     expiration_time: datetime | None = None
     error_code: JobErrorCode | None = None
     error_message: str | None = Field(default=None, max_length=500)
+    updated_at: datetime | None = None
+    requeues: int = Field(default=0, ge=0)
 
     @property
     def finished(self) -> bool:

@@ -15,12 +15,27 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, computed_field, model_validator
+from pydantic import Field, computed_field, model_validator
 
 from pagesage.domain.jobs import random_id, utcnow
+from pagesage.domain.limits import (
+    MAX_OPTION_TEXT,
+    BoundedModel,
+    Dpi,
+    LineText,
+    OptionValue,
+    Ordinal,
+    PageNo,
+    Pixels,
+    PositivePixels,
+)
 from pagesage.errors import InputError
+
+
+MAX_SIZE_HINT = 10**12
+"""Largest estimated page area, pixels (a 1,000,000 x 1,000,000 page)."""
 
 
 def new_id() -> str:
@@ -28,13 +43,14 @@ def new_id() -> str:
     return random_id(16)
 
 
-class BBox(BaseModel):
-    """An axis-aligned box in page pixels: left `x`, top `y`, width `w`, height `h` (all >= 0)."""
+class BBox(BoundedModel):
+    """An axis-aligned box in page pixels: left `x`, top `y`, width `w`, height `h`, each
+    0..1,000,000 (`domain.limits`)."""
 
-    x: int = Field(ge=0)
-    y: int = Field(ge=0)
-    w: int = Field(ge=0)
-    h: int = Field(ge=0)
+    x: Pixels
+    y: Pixels
+    w: Pixels
+    h: Pixels
 
     @property
     def x1(self) -> int:
@@ -54,7 +70,7 @@ class BBox(BaseModel):
         return cls(x=x0, y=y0, w=max(b.x1 for b in boxes) - x0, h=max(b.y1 for b in boxes) - y0)
 
 
-class Token(BaseModel):
+class Token(BoundedModel):
     """One recognised word, in reading order within its page result.
 
     Attributes:
@@ -67,15 +83,15 @@ class Token(BaseModel):
             engine that splits punctuation into words of its own: Document AI's `DATE` `:`).
     """
 
-    token_no: int = Field(ge=0)
-    text: str = Field(min_length=1)
+    token_no: Ordinal
+    text: LineText = Field(min_length=1)
     text_norm: str
     bbox: BBox
     confidence: float = Field(ge=0, le=100)
     kind: Literal["word"] = "word"
-    block: int = Field(ge=0)
-    par: int = Field(ge=0)
-    line: int = Field(ge=0)
+    block: Ordinal
+    par: Ordinal
+    line: Ordinal
     lang: str | None = None
     space_after: bool = True
 
@@ -93,7 +109,7 @@ def page_id(source_doc_id: str, page_no: int) -> str:
     return f"{source_doc_id}_p{page_no}"
 
 
-class QualityMetrics(BaseModel):
+class QualityMetrics(BoundedModel):
     """A page image's quality (the seed's `qualityMetrics`, `pagesage-data-schemas.md` §8) as far
     as the engine measured it; fields it did not measure are None.
 
@@ -123,7 +139,7 @@ class QualityMetrics(BaseModel):
         return cls(overall_quality=grade, quality_score=score, defects=defects, source=source)
 
 
-class Page(BaseModel):
+class Page(BoundedModel):
     """One page of a source document: the stable coordinate system of its results ("page 17
     of doc X", provenance seed §2), and its progress in the job that OCRs it.
 
@@ -140,21 +156,26 @@ class Page(BaseModel):
             document read as uploaded, else a PNG PageSage rendered or turned upright.
         size_hint: pixel area estimated before rendering, used to schedule big pages first.
         quality: the page image's quality, when the engine measures it (Document AI).
+        lease_until, lease_owner: while a worker recognises the page, until when it holds the
+            page and who it is (`Store.claim_page`): a second delivery of the page's task does
+            not run the engine again.
     """
 
     source_doc_id: str
-    page_no: int = Field(ge=1)
+    page_no: PageNo
     job_id: str | None = None
     status: PageStatus = PageStatus.PENDING
-    width: int | None = None
-    height: int | None = None
-    dpi: int | None = None
+    width: PositivePixels | None = None
+    height: PositivePixels | None = None
+    dpi: Dpi | None = None
     sha256: str | None = None
     image_key: str | None = None
-    size_hint: int = 0
+    size_hint: int = Field(default=0, ge=0, le=MAX_SIZE_HINT)
     error_code: str | None = None
     error_message: str | None = None
     quality: QualityMetrics | None = None
+    lease_until: datetime | None = None
+    lease_owner: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -163,7 +184,16 @@ class Page(BaseModel):
         return page_id(self.source_doc_id, self.page_no)
 
 
-class OsdResult(BaseModel):
+def page_claimable(page: Page, owner: str, now: datetime) -> bool:
+    """True when a worker `owner` may claim `page` to recognise it: the page is still pending
+    and holds no lease, or a lease that expired by `now`, or one `owner` itself holds (a retry
+    by the same worker)."""
+    if page.status is not PageStatus.PENDING:
+        return False
+    return page.lease_until is None or page.lease_until <= now or page.lease_owner == owner
+
+
+class OsdResult(BoundedModel):
     """Tesseract orientation and script detection (OSD, `--psm 0`) for one page.
 
     Attributes:
@@ -178,7 +208,7 @@ class OsdResult(BaseModel):
     script_confidence: float
 
 
-class EngineConfig(BaseModel):
+class EngineConfig(BoundedModel):
     """The settings one engine call ran with.
 
     Attributes:
@@ -186,17 +216,18 @@ class EngineConfig(BaseModel):
             `Devanagari`; `auto` for an engine that detects languages itself).
         psm: Tesseract page segmentation mode; oem: Tesseract OCR engine mode; None for other
             engines. dpi: resolution passed to the engine, None when not stated.
-        options: any other setting of the engine (e.g. a Document AI processor option), by name.
+        options: any other setting of the engine (e.g. a Document AI processor option), by name:
+            at most 50, each text, a boolean or a finite number (`domain.limits.OptionValue`).
     """
 
-    languages: str = Field(min_length=1, max_length=100)
-    psm: int | None = None
-    oem: int | None = None
-    dpi: int | None = Field(default=None, ge=1)
-    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    languages: LineText = Field(min_length=1, max_length=100)
+    psm: int | None = Field(default=None, ge=0, le=13)
+    oem: int | None = Field(default=None, ge=0, le=3)
+    dpi: Dpi | None = None
+    options: dict[Annotated[str, Field(min_length=1, max_length=100)], OptionValue] = Field(default_factory=dict, max_length=50)
 
 
-class Run(BaseModel):
+class Run(BoundedModel):
     """One execution of an OCR engine over a source document (provenance seed §3): by the
     pipeline for a job, or by an outside engine registered through `POST /api/v1/ocr/runs`.
 
@@ -207,16 +238,16 @@ class Run(BaseModel):
     run_id: str = Field(default_factory=new_id)
     job_id: str | None = None
     source_doc_id: str | None = None
-    engine: str
-    engine_version: str
+    engine: LineText = Field(min_length=1, max_length=100)
+    engine_version: LineText = Field(min_length=1, max_length=200)
     config: EngineConfig
     status: Literal["running", "completed", "failed"] = "running"
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
-    log: list[str] = Field(default_factory=list)
+    log: list[Annotated[str, Field(max_length=MAX_OPTION_TEXT)]] = Field(default_factory=list, max_length=1000)
 
 
-class PageResult(BaseModel):
+class PageResult(BoundedModel):
     """What one run produced for one page (provenance seed §4).
 
     Attributes:
@@ -234,12 +265,12 @@ class PageResult(BaseModel):
     run_id: str
     job_id: str | None = None
     source_doc_id: str | None = None
-    page_no: int = Field(ge=1)
+    page_no: PageNo
     config: EngineConfig
     detection: OsdResult | None = None
     lang_tag: str
-    mean_confidence: float | None = None
-    word_count: int = 0
+    mean_confidence: float | None = Field(default=None, ge=0, le=100)
+    word_count: Ordinal = 0
     warnings: list[str] = Field(default_factory=list)
     engine_seconds: float = 0.0
     raw_key: str | None = None
@@ -258,7 +289,7 @@ _LEGACY_OPERATIONS = {"recognize": "ocr-extraction", "osd": "layout-detection"}
 _LEGACY_STATUS = {"ok": "success", "error": "failed"}
 
 
-class CostEntry(BaseModel):
+class CostEntry(BoundedModel):
     """One engine call's cost: the seed's `CostLogEntry` (`pagesage-data-schemas.md` §6).
 
     Only completed calls are logged (`status` `success`): a call that failed raised before any

@@ -14,11 +14,20 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from pagesage.domain.jobs import utcnow
+from pagesage.domain.limits import (
+    MAX_METADATA_BYTES,
+    BoundedModel,
+    LineText,
+    MetadataValue,
+    MultilineText,
+    Ordinal,
+    small_json,
+)
 from pagesage.domain.pages import Token, new_id
 from pagesage.errors import InputError, InvalidTransition
 
@@ -29,7 +38,9 @@ or digit (UUIDs, `mw:12345`, `sc_03.rama` all fit)."""
 URI_PATTERN = re.compile(r"(gs|s3)://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]/\S+|https?://\S+")
 """A remote source: `gs://bucket/object`, `s3://bucket/key` or an http(s) URL."""
 
-MetadataValue = str | int | float | bool | None
+Identity = Annotated[LineText, Field(max_length=500)] | dict[Annotated[str, Field(min_length=1, max_length=100)], Annotated[LineText, Field(max_length=500)]]
+"""Who did something, as the authenticated caller states it: a name (at most 500 characters) or
+an object of at most 20 named strings, e.g. `{"source": "pipeline", "run": "v1"}`."""
 
 
 class SourceKind(str, Enum):
@@ -40,7 +51,7 @@ class SourceKind(str, Enum):
     REMOTE_URL = "remote_url"
 
 
-class SourceDoc(BaseModel):
+class SourceDoc(BoundedModel):
     """A real-world source: identity and metadata (seed §1, table `ocr_source_doc`).
 
     Attributes:
@@ -50,20 +61,21 @@ class SourceDoc(BaseModel):
         original_key: blob-store key of the stored original (uploads).
         sha256: hex SHA-256 of the source file, when known.
         job_id: the upload job that created it; None for a registered document.
-        metadata: free key/value pairs (at most 50, keys up to 100 characters).
+        metadata: free key/value pairs: at most 50 keys of 1-100 characters, 64 KiB of JSON
+            in all, each value text, a boolean, a finite number or null (`domain.limits`).
     """
 
     source_doc_id: str = Field(default_factory=new_id)
     kind: SourceKind
-    title: str = Field(min_length=1, max_length=500)
+    title: LineText = Field(min_length=1, max_length=500)
     uri: str | None = Field(default=None, max_length=2000)
     original_key: str | None = None
-    file_name: str | None = Field(default=None, max_length=255)
+    file_name: LineText | None = Field(default=None, max_length=255)
     content_type: str | None = None
-    file_size: int | None = Field(default=None, ge=0)
+    file_size: int | None = Field(default=None, ge=0, le=2**53)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     job_id: str | None = None
-    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict, max_length=50)
     created_at: datetime = Field(default_factory=utcnow)
 
     @field_validator("uri")
@@ -76,9 +88,9 @@ class SourceDoc(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _small_metadata(cls, value: dict[str, MetadataValue]) -> dict[str, MetadataValue]:
-        if len(value) > 50 or any(len(k) > 100 or not k for k in value):
-            raise ValueError("metadata holds at most 50 keys of 1-100 characters")
-        return value
+        if any(len(k) > 100 or not k for k in value):
+            raise ValueError("metadata keys have 1-100 characters")
+        return small_json(value, max_bytes=MAX_METADATA_BYTES, what="metadata")
 
 
 class ReviewStatus(str, Enum):
@@ -101,7 +113,7 @@ REVIEW_TRANSITIONS: dict[ReviewStatus, frozenset[ReviewStatus]] = {
 (to edit the note or the text)."""
 
 
-class Review(BaseModel):
+class Review(BoundedModel):
     """The human layer over one page result (seed §6, table `ocr_review`): one per page result.
 
     Attributes:
@@ -115,11 +127,18 @@ class Review(BaseModel):
 
     page_result_id: str
     review_status: ReviewStatus = ReviewStatus.PENDING
-    approved_text: str | None = Field(default=None, max_length=200_000)
-    review_note: str | None = Field(default=None, max_length=10_000)
-    reviewed_by: str | dict[str, str] | None = None
+    approved_text: MultilineText | None = Field(default=None, max_length=200_000)
+    review_note: MultilineText | None = Field(default=None, max_length=10_000)
+    reviewed_by: Identity | None = None
     reviewed_at: datetime = Field(default_factory=utcnow)
-    version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1, le=2**53)
+
+    @field_validator("reviewed_by")
+    @classmethod
+    def _few_names(cls, value):
+        if isinstance(value, dict) and len(value) > 20:
+            raise ValueError("an identity object holds at most 20 names")
+        return value
 
     def change(self, status: ReviewStatus) -> None:
         """Move to `status` (or stay).
@@ -132,7 +151,7 @@ class Review(BaseModel):
         self.review_status = status
 
 
-class Link(BaseModel):
+class Link(BoundedModel):
     """A link from a page result to a dictionary entry (seed §7, table `ocr_link`).
 
     Attributes:
@@ -148,21 +167,19 @@ class Link(BaseModel):
     fk_entry_id: str = Field(pattern=f"^{ENTRY_ID_PATTERN.pattern}$")
     link_kind: Literal["candidate_entry", "confirmed_entry", "rejected_entry"] = "candidate_entry"
     link_conf: float = Field(ge=0, le=100)
-    note: str | None = Field(default=None, max_length=1000)
-    token_start: int | None = Field(default=None, ge=0)
-    token_end: int | None = Field(default=None, ge=0)
+    note: MultilineText | None = Field(default=None, max_length=1000)
+    token_start: Ordinal | None = None
+    token_end: Ordinal | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
-def check_ingest(page_result_id: str, tokens: list[Token] | None, review: Review | None, links: list[Link] | None) -> None:
-    """Refuse what no store can write as one ingest (`Store.ingest`): records naming another page
-    result, tokens that do not number one contiguous run, links repeating a link_id.
+def check_ingest(page_result_id: str, tokens: list[Token] | None, links: list[Link] | None) -> None:
+    """Refuse what no store can write as one ingest (`Store.ingest`): links naming another page
+    result or repeating a link_id, tokens that do not number one contiguous run.
 
     Raises:
-        InputError: the tokens or a record's `page_result_id`. InvalidTransition: a link_id twice.
+        InputError: the tokens or a link's `page_result_id`. InvalidTransition: a link_id twice.
     """
-    if review is not None and review.page_result_id != page_result_id:
-        raise InputError("review.page_result_id is not the page result ingested into")
     if any(link.page_result_id != page_result_id for link in links or ()):
         raise InputError("a link's page_result_id is not the page result ingested into")
     if links and len({link.link_id for link in links}) < len(links):
@@ -170,3 +187,9 @@ def check_ingest(page_result_id: str, tokens: list[Token] | None, review: Review
     numbers = sorted(t.token_no for t in tokens or ())
     if numbers and numbers != list(range(numbers[0], numbers[0] + len(numbers))):
         raise InputError("token_no must be one contiguous run without repeats")
+
+
+def check_review_target(review: Review, page_result_id: str) -> None:
+    """Refuse a review written to a page result it does not name. Raises `InputError`."""
+    if review.page_result_id != page_result_id:
+        raise InputError("review.page_result_id is not the page result it is written to")

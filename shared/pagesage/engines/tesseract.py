@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import logging
 import os
 import subprocess
 import time
@@ -20,6 +21,8 @@ import pytesseract
 from pagesage.domain.pages import OsdResult
 from pagesage.errors import EngineError
 from pagesage.ports import EngineOutput, EngineWord
+
+log = logging.getLogger(__name__)
 
 _WORD_LEVEL = 5  # TSV `level` of a word (1 page, 2 block, 3 paragraph, 4 line, 5 word)
 
@@ -112,7 +115,11 @@ class TesseractEngine:
         try:
             return fn(str(image), timeout=self.timeout, **kwargs)
         except (pytesseract.TesseractError, KeyError, ValueError) as exc:
-            raise EngineError(f"tesseract failed: {exc}") from exc
+            if "too few characters" in str(exc).lower():
+                raise EngineError("too few characters for orientation and script detection") from exc
+            log.warning("tesseract failed on %s: %s", image, exc)  # its message names server paths
+            status = getattr(exc, "status", None)
+            raise EngineError("tesseract failed on the page" + (f" (exit status {status})" if status is not None else "")) from exc
         except RuntimeError as exc:  # pytesseract signals a timeout so (TesseractError is one too)
             raise EngineError(f"tesseract timed out after {self.timeout:g} s", error_code="timeout") from exc
 

@@ -112,14 +112,10 @@ def accept_dropped_object(obj: DroppedObject, *, bucket: str, installed_language
     job, problem = _inspect(obj, job_id, installed_languages, max_bytes, blobs)
     if problem is None:
         blobs.copy(obj.name, job.upload.original_key)
-        try:
-            store.create_source_doc(source_doc_of(job))
-        except InvalidTransition:  # a concurrent delivery of the same event made it
-            pass
     else:
         job.fail(*problem)
     try:
-        store.create_job(job)
+        store.create_job(job, source_doc_of(job) if problem is None else None)
     except InvalidTransition:  # a concurrent delivery of the same event created it
         return store.get_job(job_id)
     log.info("bucket drop %s -> job %s (%s)", obj.name, job_id, job.status.value)

@@ -35,11 +35,14 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
         The page record, status `done`, with the page image's size (pixels), DPI, SHA-256 and key.
 
     Raises:
-        CorruptedFile: the page cannot be decoded. EngineError: the engine failed or timed out.
+        CorruptedFile, EncryptedFile, MemoryLimit: the page cannot be decoded (`imaging`).
+        EngineError: the engine failed or timed out.
     """
     warnings: list[str] = []
-    with blobs.local_path(job.upload.original_key) as original, tempfile.TemporaryDirectory(prefix="pagesage-page-") as tmp:
-        rendered = render_page(original, job.upload.file_format, page.page_no, dpi=settings.dpi)
+    with blobs.local_path(job.upload.original_key) as original, \
+            tempfile.TemporaryDirectory(prefix="pagesage-page-", dir=settings.work_dir) as tmp:
+        rendered = render_page(original, job.upload.file_format, page.page_no, dpi=settings.dpi,
+                               max_pixels=settings.max_page_pixels)
         warnings.extend(rendered.warnings)
         image = rendered.image
         rendered_key = f"pages/{job.job_id}/{page.page_no:05d}.png"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 
+from pydantic import ValidationError
+
 from pagesage.api.bodies import (
     FullPageResult,
     IngestBody,
@@ -35,7 +37,7 @@ from pagesage.api.bodies import (
 from pagesage.domain.jobs import utcnow
 from pagesage.domain.pages import BBox, Page, PageResult, PageStatus, Run, Token, page_id
 from pagesage.domain.provenance import Link, Review, SourceDoc
-from pagesage.errors import InvalidTransition, NotFound, ValidationFailed
+from pagesage.errors import InvalidTransition, NotFound, ValidationFailed, validation_failed
 from pagesage.ports import BlobStore, Store
 from pagesage.text.normalize import normalize_for_search
 
@@ -118,11 +120,10 @@ def register_source_doc(body: SourceDocIn, store: Store) -> SourceDocCreated:
             raise ValidationFailed(f"pages must be numbered 1..n in order; expected {i + 1}", field=f"pages[{i}].page_no")
     try:
         doc = SourceDoc(kind=body.kind, title=body.title, uri=body.uri, sha256=body.sha256, metadata=body.metadata)
-    except ValueError as exc:
-        raise ValidationFailed(str(exc).splitlines()[-1].strip(), field="uri") from exc
+    except ValidationError as exc:
+        raise validation_failed(exc) from exc
     pages = [Page(source_doc_id=doc.source_doc_id, status=PageStatus.DONE, **p.model_dump()) for p in body.pages]
-    store.create_source_doc(doc)
-    store.put_pages(pages)
+    store.create_source_doc(doc, pages)
     return SourceDocCreated(source_doc=doc, pages=pages)
 
 
@@ -142,12 +143,10 @@ def register_run(body: RunIn, store: Store) -> RunCreated:
         raise ValidationFailed("a page is named twice", field="pages")
     run = Run(source_doc_id=body.source_doc_id, engine=body.engine, engine_version=body.engine_version,
               config=body.config, log=body.log)
-    store.put_run(run)
     results = [PageResult(run_id=run.run_id, source_doc_id=body.source_doc_id, page_no=n, config=body.config,
                           lang_tag=body.config.languages if body.config.languages != "auto" else "und")
                for n in wanted]
-    for result in results:
-        store.put_page_result(result, [])
+    store.create_run(run, results)
     return RunCreated(run=run, page_results=results)
 
 
@@ -155,6 +154,9 @@ def register_run(body: RunIn, store: Store) -> RunCreated:
 
 def ingest(page_result_id: str, body: IngestBody, store: Store) -> IngestResult:
     """Write a batch of tokens, a review and links into a page result, all or nothing.
+
+    The review change is decided inside the store's transaction, on the review as stored
+    then: a concurrent PATCH is seen (and its transition checked), never overwritten.
 
     Raises:
         NotFound: no such page result. ValidationFailed (422): a rule of the module docstring,
@@ -173,7 +175,8 @@ def ingest(page_result_id: str, body: IngestBody, store: Store) -> IngestResult:
     links = check_links(body.links, page_result_id, word_count, field="links") if body.links is not None else None
     review = None
     if body.review is not None:
-        review = next_review(store.get_review(page_result_id), page_result_id, body.review)
+        change = body.review
+        review = lambda current: next_review(current, page_result_id, change)  # noqa: E731 - run in the store's transaction
     written = store.ingest(page_result_id, mode=body.mode, tokens=tokens, review=review, links=links)
     return IngestResult(page_result=written, review=store.get_review(page_result_id), links=store.list_links(page_result_id))
 

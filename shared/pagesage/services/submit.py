@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
 from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, JobErrorCode
+from pagesage.domain.limits import is_unsafe_char
 from pagesage.domain.provenance import SourceDoc, SourceKind
 from pagesage.engines.languages import parse_spec
 from pagesage.errors import ContentTypeMismatch, EmptyFile, FileTooLarge, TransientError, UnsupportedFormat
@@ -31,11 +32,14 @@ _EXTENSIONS = {FileFormat.JPEG: "jpg", FileFormat.PNG: "png", FileFormat.PDF: "p
 
 
 def sanitize_filename(name: str | None) -> str:
-    """A safe display name: the last path component (POSIX or Windows), NFC, control and
-    reserved characters replaced, at most 255 characters; `upload` when nothing remains."""
+    """A safe display name: the last path component (POSIX or Windows), NFC, every character
+    `is_unsafe_char` refuses (controls, bidirectional overrides such as U+202E that would show
+    `\u202egnp.exe` as `exe.png`, other format characters but ZWNJ/ZWJ) and the characters
+    Windows reserves (`<>:"/\\|?*`) replaced by `_`, at most 255 characters; `upload` when
+    nothing remains."""
     base = PureWindowsPath(PurePosixPath(name or "").name).name
-    base = unicodedata.normalize("NFC", base)
-    base = re.sub(r'[\x00-\x1f\x7f<>:"/\\|?*]', "_", base).strip(" .")
+    base = "".join("_" if is_unsafe_char(c) else c for c in unicodedata.normalize("NFC", base))
+    base = re.sub(r'[<>:"/\\|?*]', "_", base).strip(" .")
     return base[:255] or "upload"
 
 
@@ -66,13 +70,16 @@ def submit_document(
     store: Store,
     blobs: BlobStore,
     queue: TaskQueue,
+    work_dir: Path | None = None,
 ) -> Job:
-    """Validate and store an upload, create a pending job and queue its `prepare` task.
+    """Validate and store an upload, create a pending job (with its source document, in one
+    write) and queue its `prepare` task.
 
     Args:
         stream: the file's bytes, read in 1 MiB chunks (never whole into memory).
         languages: Tesseract language spec, `auto` when None or empty.
         max_bytes: size limit in bytes (26,214,400 by default).
+        work_dir: folder of the temporary copy (None: the system's); see `Settings.work_dir`.
 
     Returns:
         The new job (status `pending`, a 43-character `job_id`).
@@ -81,7 +88,7 @@ def submit_document(
         InvalidLanguage, EmptyFile, FileTooLarge, UnsupportedFormat, ContentTypeMismatch.
     """
     spec = parse_spec(languages or "auto", set(installed_languages))
-    with tempfile.NamedTemporaryFile(prefix="pagesage-upload-") as tmp:
+    with tempfile.NamedTemporaryFile(prefix="pagesage-upload-", dir=work_dir) as tmp:
         size, digest, head = _spool(stream, tmp, max_bytes)
         if size == 0:
             raise EmptyFile("the uploaded file is empty")
@@ -103,8 +110,7 @@ def submit_document(
         job.upload.original_key = original_key(job.job_id, detected)
         blobs.put_file(job.upload.original_key, Path(tmp.name), detected.value)
     try:
-        store.create_source_doc(source_doc_of(job))
-        store.create_job(job)
+        store.create_job(job, source_doc_of(job))
     except Exception:
         blobs.delete_prefix(f"originals/{job.job_id}/")
         raise

@@ -2,21 +2,27 @@
 
 Task flow: `prepare` opens the stored original, counts its pages, records the run and the page
 records, moves the job to processing and queues one `ocr_page` task per page, largest first.
-Each `ocr_page` renders its page, runs the engine, stores the page image, page result, tokens
-and cost entries, and counts the page on the job; the call that finishes the last page renders
-the results and completes the job. Every step is idempotent: a redelivered task finds its work
-done and only repairs what a crash left unfinished (queued pages, an unfinished job).
+Each `ocr_page` claims its page (a lease with an expiry, so a task delivered twice does not run
+the engine twice, and a worker that died does not hold the page for good), renders it, runs the
+engine, stores the page image, page result, tokens and cost entries, and counts the page on the
+job; the call that finishes the last page renders the results and completes the job. Every step
+is idempotent: a redelivered task finds its work done and only repairs what a crash left
+unfinished (queued pages, an unfinished job).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
 
 from pagesage.config import Settings
-from pagesage.domain.jobs import Job, JobErrorCode, JobStatus
+from pagesage.domain.jobs import Job, JobErrorCode, JobStatus, random_id, utcnow
 from pagesage.domain.pages import EngineConfig, Page, PageStatus, Run, page_id
-from pagesage.errors import CorruptedFile, DocumentError, NotFound, PageSageError
+from pagesage.errors import DocumentError, NotFound, PageSageError, TransientError
 from pagesage.imaging import page_sizes
 from pagesage.ports import BlobStore, OcrEngine, Store, Task, TaskQueue
 from pagesage.services.finish import finish_job
@@ -25,15 +31,33 @@ from pagesage.services.ocr_page import ocr_page
 log = logging.getLogger(__name__)
 
 
+WORKER_ID = f"{socket.gethostname()}/{os.getpid()}/{random_id(6)}"
+"""Who holds a page's lease: this process (host, pid and a random part, as pids are reused)."""
+
+
+class PageBusy(TransientError):
+    """Another worker holds the page's lease: deliver the task again later."""
+
+    error_code = "page_busy"
+
+
 @dataclass(frozen=True)
 class WorkerPorts:
-    """What the worker needs: the store, blobs, queue, engine and settings."""
+    """What the worker needs: the store, blobs, queue, engine, settings and the clock (aware
+    UTC now) leases are counted on."""
 
     store: Store
     blobs: BlobStore
     queue: TaskQueue
     engine: OcrEngine
     settings: Settings
+    clock: Callable[[], datetime] = utcnow
+
+
+def lease_seconds(settings: Settings) -> float:
+    """How long a claim on a page lasts: two engine calls (orientation detection and
+    recognition) at their timeout, plus a minute to render and store."""
+    return 2 * settings.tesseract_timeout + 60
 
 
 def handle_task(task: Task, ports: WorkerPorts, *, last_attempt: bool = False) -> None:
@@ -42,11 +66,19 @@ def handle_task(task: Task, ports: WorkerPorts, *, last_attempt: bool = False) -
     Permanent failures (a corrupt document, a page the engine cannot read) are recorded on the
     job, not raised. Anything raised (a store or blob store that is unavailable, say) means the
     queue should deliver the task again. On the queue's `last_attempt` a page whose engine is
-    still unavailable is recorded as failed instead, so that its job can finish.
+    still unavailable is recorded as failed instead, so that its job can finish, and a job that
+    still cannot be prepared is failed (`internal_error`).
     """
     try:
         if task.kind == "prepare":
-            prepare_job(task.job_id, ports)
+            try:
+                prepare_job(task.job_id, ports)
+            except PageSageError as exc:
+                if not (exc.retryable and last_attempt):
+                    raise
+                log.warning("task %s failed on its last attempt: %s", task.name, exc.detail)
+                _fail_unless_finished(ports.store, task.job_id, JobErrorCode.INTERNAL_ERROR,
+                                      "the document could not be opened: the service was unavailable")
         else:
             run_page(task.job_id, task.page_no or 0, ports, last_attempt=last_attempt)
     except NotFound:
@@ -56,8 +88,9 @@ def handle_task(task: Task, ports: WorkerPorts, *, last_attempt: bool = False) -
 def prepare_job(job_id: str, ports: WorkerPorts) -> None:
     """Open the job's document, record its run and pages, start the job and fan out pages.
 
-    A document that cannot be opened, or has more than `settings.max_pages` pages, fails the
-    job (`corrupted_file` / `invalid_format`) instead of raising.
+    A document that cannot be opened (`corrupted_file`, `encrypted_file`), has a page over the
+    worker's pixel limit (`memory_limit`) or more than `settings.max_pages` pages
+    (`invalid_format`) fails the job instead of raising.
     """
     store, settings = ports.store, ports.settings
     job = store.get_job(job_id)
@@ -68,10 +101,9 @@ def prepare_job(job_id: str, ports: WorkerPorts) -> None:
         return
     try:
         with ports.blobs.local_path(job.upload.original_key) as path:
-            sizes = page_sizes(path, job.upload.file_format, dpi=settings.dpi)
-    except CorruptedFile as exc:
-        reason = exc.detail
-        store.update_job(job_id, lambda j: j.fail(JobErrorCode.CORRUPTED_FILE, reason))
+            sizes = page_sizes(path, job.upload.file_format, dpi=settings.dpi, max_pixels=settings.max_page_pixels)
+    except DocumentError as exc:
+        _fail_unless_finished(store, job_id, JobErrorCode(exc.error_code), exc.detail)
         return
     if len(sizes) > settings.max_pages:
         message = f"document has {len(sizes)} pages; the limit is {settings.max_pages}"
@@ -104,7 +136,13 @@ def run_page(job_id: str, page_no: int, ports: WorkerPorts, *, last_attempt: boo
         return
     page = store.get_page(page_id(job.source_doc_id, page_no))
     if page.status is PageStatus.PENDING:
-        job, _ = store.finish_page(_attempt_page(job, page, ports, last_attempt))
+        until = ports.clock() + timedelta(seconds=lease_seconds(ports.settings))
+        if not store.claim_page(page.page_id, WORKER_ID, until, ports.clock()):
+            page = store.get_page(page.page_id)
+            if page.status is PageStatus.PENDING:
+                raise PageBusy(f"page {page_no} is being read by another worker until {page.lease_until}")
+        else:
+            job, _ = store.finish_page(_attempt_page(job, page, ports, last_attempt))
     if _all_pages_counted(job):  # also on redelivery, to finish a job a crash left unfinished
         finish_job(job_id, store=store, blobs=ports.blobs)
 
@@ -121,6 +159,14 @@ def _attempt_page(job: Job, page: Page, ports: WorkerPorts, last_attempt: bool) 
         log.exception("page %d of job %s failed", page.page_no, job.job_id)
         failure = PageSageError(f"internal error: {type(exc).__name__}")
     return page.model_copy(update={"status": PageStatus.FAILED, "error_code": failure.error_code, "error_message": failure.detail[:500]})
+
+
+def _fail_unless_finished(store: Store, job_id: str, code: JobErrorCode, message: str) -> None:
+    def fail(job: Job) -> None:
+        if not job.finished:
+            job.fail(code, message)
+
+    store.update_job(job_id, fail)
 
 
 def _all_pages_counted(job: Job) -> bool:

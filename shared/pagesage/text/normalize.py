@@ -2,7 +2,10 @@
 
 Two functions, two purposes:
     * `clean_word` repairs engine artefacts in a token's display text without changing what a
-      reader sees: NFC, and no ZERO WIDTH (NON-)JOINER at the end of a word. Tesseract's
+      reader sees: NFC, no control or format character (`domain.limits.is_unsafe_char`: an
+      engine has no reason to emit one, and a form feed or a bidirectional override in a word
+      would change the text and Markdown outputs), and no ZERO WIDTH (NON-)JOINER at the end
+      of a word. Tesseract's
       Devanagari models emit U+200C after a word-final virama; with nothing after it to join or
       not join, the joiner has no effect on rendering (Unicode 15 §12.2, "Rendering of
       Devanagari"), so dropping it is lossless. Two DANDAs in a row (U+0964 U+0964) become the
@@ -16,12 +19,16 @@ from __future__ import annotations
 
 import unicodedata
 
+from pagesage.domain.limits import is_unsafe_char
+
 JOINERS = "\u200c\u200d"  # ZERO WIDTH NON-JOINER, ZERO WIDTH JOINER
 
 
 def clean_word(text: str) -> str:
-    """A token's display text: NFC, surrounding whitespace and trailing joiners removed, ।। as ॥."""
-    return unicodedata.normalize("NFC", text).strip().rstrip(JOINERS).replace("\u0964\u0964", "\u0965")
+    """A token's display text: NFC, unsafe characters, surrounding whitespace and trailing
+    joiners removed, ।। as ॥."""
+    text = "".join(c for c in unicodedata.normalize("NFC", text) if not is_unsafe_char(c))
+    return text.strip().rstrip(JOINERS).replace("\u0964\u0964", "\u0965")
 
 
 def normalize_for_search(text: str) -> str:
