@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pypdfium2 as pdfium
+
 from pagesage.domain.jobs import DocumentUpload, FileFormat, Job
 from pagesage.domain.pages import BBox, Token
+from pagesage.ports import Task
 from pagesage.text.normalize import normalize_for_search
 
 
@@ -29,3 +34,28 @@ def tokens_of_text(text: str) -> list[Token]:
             out.append(Token(token_no=len(out), text=word, text_norm=normalize_for_search(word),
                              bbox=BBox(x=0, y=0, w=1, h=1), confidence=90.0, block=0, par=0, line=line_no))
     return out
+
+
+class RecordingQueue:
+    """A task queue that records tasks instead of running them."""
+
+    def __init__(self):
+        self.tasks: list[Task] = []
+
+    def enqueue(self, task: Task) -> None:
+        self.tasks.append(task)
+
+
+SAMPLE_PDF = Path(__file__).resolve().parents[1] / "samples" / "tesseract-testing-2pages.pdf"
+
+
+def eight_page_pdf(path: Path) -> Path:
+    """The two-page sample PDF four times over at `path`: eight real scanned pages."""
+    pdf = pdfium.PdfDocument.new()
+    sample = pdfium.PdfDocument(SAMPLE_PDF)
+    for _ in range(4):
+        pdf.import_pages(sample)
+    pdf.save(path)
+    sample.close()
+    pdf.close()
+    return path

@@ -23,6 +23,11 @@ from pagesage.ports import BlobStore, OcrEngine, Store, TaskQueue
 from pagesage.services.worker import WorkerPorts, handle_task
 
 
+QUEUE_ATTEMPTS = 6
+"""Deliveries of an embedded task whose handler keeps failing transiently: with the queue's
+back-off from 0.5 s doubling, they span 15.5 s (a store restarting, a lock held)."""
+
+
 @dataclass(frozen=True)
 class Services:
     """The wired ports of one process; `clock` returns the current aware UTC time."""
@@ -57,7 +62,8 @@ def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | 
     else:
         store = store or SqliteStore(settings.data_dir / "pagesage.db", clock=clock)
         blobs = blobs or LocalBlobStore(settings.data_dir / "blobs")
-        queue = InProcessQueue(lambda task: handle_task(task, holder[0].worker), workers=settings.workers)
+        queue = InProcessQueue(lambda task: handle_task(task, holder[0].worker), workers=settings.workers,
+                               max_attempts=QUEUE_ATTEMPTS)
     services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine, clock=clock)
     holder.append(services)
     return services

@@ -12,6 +12,8 @@
 | PAGESAGE_MEMORY_BYTES | the cgroup limit, else RAM | memory the OCR workers share; the pixel limit of one page is derived from it (`pagesage.limits`) |
 | PAGESAGE_STALL_SECONDS | 900 | a job with no progress for this long is re-queued by the sweeper, and failed (`timeout`) after PAGESAGE_JOB_ATTEMPTS |
 | PAGESAGE_JOB_ATTEMPTS | 3 | how many times the sweeper queues a stalled job's work before failing it |
+| PAGESAGE_SWEEP_SECONDS | 60 | `pagesage serve`: seconds between two sweeps (in Google Cloud: Cloud Scheduler's schedule) |
+| PAGESAGE_PAGE_LEASE_SECONDS | 2 x PAGESAGE_TESSERACT_TIMEOUT + 60 | how long a worker's claim on a page lasts before another may take it |
 | PAGESAGE_DPI | 300 | PDF render resolution; assumed for images without a valid DPI tag |
 | PAGESAGE_PSM | 3 | Tesseract page segmentation mode |
 | PAGESAGE_OEM | 1 | Tesseract OCR engine mode (1 = LSTM only) |
@@ -62,6 +64,8 @@ class Settings(BaseSettings):
     memory_bytes: int | None = Field(default=None, ge=64 * 1024 * 1024)
     stall_seconds: float = Field(default=900.0, gt=0)
     job_attempts: int = Field(default=3, ge=1, le=100)
+    sweep_seconds: float = Field(default=60.0, gt=0)
+    page_lease_seconds: float | None = Field(default=None, gt=0)
     dpi: int = Field(default=300, ge=50, le=1200)
     psm: int = Field(default=3, ge=0, le=13)
     oem: int = Field(default=1, ge=0, le=3)
@@ -88,6 +92,13 @@ class Settings(BaseSettings):
         from pagesage.domain.limits import max_page_pixels
 
         return max_page_pixels(self.memory_bytes or detect_memory_bytes(), self.workers)
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claim on a page lasts (`page_lease_seconds`), by default two engine calls
+        (orientation detection and recognition) at their timeout plus a minute to render and
+        store."""
+        return self.page_lease_seconds or 2 * self.tesseract_timeout + 60
 
     @property
     def work_dir(self) -> Path | None:

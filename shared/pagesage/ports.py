@@ -89,9 +89,9 @@ class Store(Protocol):
         `domain.pages.page_claimable` allows it; False (and no change) otherwise: another
         worker holds it, or it finished. Raises `NotFound`."""
 
-    def release_page(self, page_id: str) -> None:
-        """Drop a page's lease, whoever holds it (recovery after the holder died). A missing
-        page is ignored."""
+    def release_page(self, page_id: str, owner: str | None = None) -> None:
+        """Drop a page's lease: `owner`'s (a failed attempt), or whoever's when None (recovery
+        after the holder died). A missing page, or a lease someone else holds, is left alone."""
 
     def put_run(self, run: Run) -> None:
         """Insert or replace a run."""

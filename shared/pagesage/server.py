@@ -33,7 +33,7 @@ from pagesage.web import MULTIPART_SLACK, error_body, error_response
 
 log = logging.getLogger(__name__)
 
-HTTP_FUNCTIONS = ("upload", "status", "result", "ocr", "costs", "provenance", "ingest", "review")
+HTTP_FUNCTIONS = ("upload", "status", "result", "ocr", "costs", "provenance", "ingest", "review", "sweep")
 """Function names; each lives in `functions/<name>/main.py` with a target of the same name."""
 
 MOUNTS: dict[str, str] = {
@@ -90,10 +90,10 @@ def _rooted(app):
     return wsgi
 
 
-def start_maintenance(*, sweep_interval: float = 60.0, purge_interval: float = 3600.0) -> threading.Thread:
+def start_maintenance(*, purge_interval: float = 3600.0) -> threading.Thread:
     """What a long-running local stack does besides serving, in a daemon thread: on the embedded
     backend first `recover` what a killed process left (its queued work, page leases and
-    temporary files); then every `sweep_interval` seconds `sweep` stalled jobs, and every
+    temporary files); then every `settings.sweep_seconds` `sweep` stalled jobs, and every
     `purge_interval` seconds purge expired ones. A failing pass is logged and tried again."""
 
     def loop() -> None:
@@ -112,7 +112,7 @@ def start_maintenance(*, sweep_interval: float = 60.0, purge_interval: float = 3
                 last_purge = time.monotonic()
             _logged(lambda: sweep(store=services.store, blobs=services.blobs, queue=services.queue,
                                   settings=services.settings, now=services.clock()), "sweeping stalled jobs")
-            time.sleep(sweep_interval)
+            time.sleep(services.settings.sweep_seconds)
 
     thread = threading.Thread(target=loop, name="pagesage-maintenance", daemon=True)
     thread.start()

@@ -7,21 +7,12 @@ import json
 
 import pytest
 from conftest import SAMPLES, upload, wait_finished
+from factories import RecordingQueue
 
 from pagesage import bootstrap
 from pagesage.errors import EngineError
 from pagesage.ports import Task
 from pagesage.services.worker import handle_task
-
-
-class RecordingQueue:
-    """A task queue that records tasks instead of running them."""
-
-    def __init__(self):
-        self.tasks: list[Task] = []
-
-    def enqueue(self, task: Task) -> None:
-        self.tasks.append(task)
 
 
 def deliver(http, task: Task):

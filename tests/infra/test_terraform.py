@@ -40,7 +40,7 @@ FIRESTORE_JSON = REPO / "firestore.indexes.json"
 TERRAFORM = shutil.which("terraform")
 
 FINALIZED = "google.cloud.storage.object.v1.finalized"
-SERVICE_ACCOUNTS = {"runtime", "worker", "tasks", "eventarc", "build", "tesseract"}
+SERVICE_ACCOUNTS = {"runtime", "worker", "tasks", "eventarc", "build", "tesseract", "scheduler"}
 FUNCTION_ENV = {
     "PAGESAGE_BACKEND", "PAGESAGE_BUCKET", "PAGESAGE_TASKS_QUEUE", "PAGESAGE_TASKS_LOCATION",
     "PAGESAGE_TASKS_SERVICE_ACCOUNT", "PAGESAGE_PUBLIC_URL", "GOOGLE_CLOUD_PROJECT",
@@ -426,6 +426,26 @@ def test_only_cloud_tasks_may_invoke_the_worker(values):
 
 
 
+def test_the_scheduler_alone_calls_the_sweep_every_few_minutes(values):
+    sweep = values["functions"]["sweep"]
+    assert sweep["invoker"] == "scheduler" and sweep["identity"] == "worker" and sweep["dir"] == "sweep"
+    assert (REPO / "functions" / "sweep" / "main.py").is_file()
+    job = resource("google_cloud_scheduler_job.sweep")
+    target = single(job["http_target"])
+    assert target["http_method"] == "POST" and expr(target["uri"]) == "${local.public_url}/sweep"
+    token = single(target["oidc_token"])
+    assert expr(token["service_account_email"]) == 'google_service_account.sa["scheduler"].email'
+    assert expr(job["schedule"]) == "var.sweep_schedule"
+    assert variables(MODULE)["sweep_schedule"]["default"] == "*/5 * * * *"
+
+
+def test_the_rate_limit_trusts_one_proxy_hop(values):
+    (env_locals,) = [b for b in blocks(MODULE, "locals") if "function_env" in b]
+    assert expr(env_locals["function_env"]["PAGESAGE_TRUSTED_PROXY_HOPS"]) == "tostring(var.trusted_proxy_hops)"
+    assert "PAGESAGE_TRUST_X_FORWARDED_FOR" not in env_locals["function_env"]
+    assert variables(MODULE)["trusted_proxy_hops"]["default"] == 1
+
+
 def test_costs_are_for_operators_only(values):
     """The cost log is not public: the costs function binds run.invoker only to var.operators
     (checked by evaluating the bindings in terraform console with two principals and none)."""
@@ -451,7 +471,8 @@ def test_operator_bindings_evaluate(tmp_path):
     start = source.index("  function_invoker_bindings = merge(")
     end = source.index("\n  )\n", start) + len("\n  )\n")
     (root / "bindings.tf").write_text(
-        'locals {\n  invoker_members = { public = "allUsers", tasks = "serviceAccount:tasks", eventarc = "serviceAccount:eventarc" }\n'
+        'locals {\n  invoker_members = { public = "allUsers", tasks = "serviceAccount:tasks", eventarc = "serviceAccount:eventarc", '
+        'scheduler = "serviceAccount:scheduler" }\n'
         + source[start:end] + "}\n", encoding="utf-8")
     argv = [TERRAFORM, "console", "-var=env=dev", "-var=project_id=p", "-var=region=us-central1",
             "-var=firestore_location=nam5", "-var=tesseract_image=example.invalid/t@sha256:0",
@@ -464,6 +485,7 @@ def test_operator_bindings_evaluate(tmp_path):
     assert bindings["costs/user:a@example.com"] == {"function": "costs", "member": "user:a@example.com"}
     assert bindings["upload"] == {"function": "upload", "member": "allUsers"}
     assert bindings["ocr"] == {"function": "ocr", "member": "serviceAccount:tasks"}
+    assert bindings["sweep"] == {"function": "sweep", "member": "serviceAccount:scheduler"}
     functions = variables(MODULE)["functions"]["default"]
     operated = [name for name, f in functions.items() if f.get("invoker") == "operators"]
     assert {"costs", "provenance", "ingest", "review"} <= set(operated)

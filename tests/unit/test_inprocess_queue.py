@@ -226,3 +226,30 @@ def test_close_stops_the_threads_after_queued_tasks():
     q.close()
     assert not any(t.is_alive() for t in mine)
     assert sorted(ran) == [1, 2, 3, 4, 5]
+
+
+def test_jobs_take_turns_and_prepare_tasks_go_first(queues):
+    """A one-page job queued behind a five-page one starts with the big job's second page,
+    not after its last; a new job's `prepare` runs before any waiting page."""
+    gate = threading.Event()
+    started = threading.Event()
+    ran: list[str] = []
+
+    def handler(task: Task) -> None:
+        if task.job_id == "hold":
+            started.set()
+            assert gate.wait(WAIT)
+            return
+        ran.append(task.name)
+
+    q = queues(handler, workers=1)
+    q.enqueue(Task(kind="prepare", job_id="hold"))
+    assert started.wait(WAIT)
+    for no, area in enumerate([10, 50, 30, 40, 20], start=1):
+        q.enqueue(page(no, priority=area, job_id="big"))
+    q.enqueue(page(1, priority=5, job_id="small"))
+    q.enqueue(Task(kind="prepare", job_id="new"))
+    gate.set()
+    assert q.join(WAIT)
+    assert ran == ["new-prepare", "big-ocr_page-p2", "small-ocr_page-p1", "big-ocr_page-p4", "big-ocr_page-p3",
+                   "big-ocr_page-p5", "big-ocr_page-p1"]

@@ -9,9 +9,10 @@ locals {
     PAGESAGE_TASKS_LOCATION        = google_cloud_tasks_queue.ocr.location
     PAGESAGE_TASKS_SERVICE_ACCOUNT = google_service_account.sa["tasks"].email
     PAGESAGE_PUBLIC_URL            = local.public_url
-    # Behind Google's front end the socket peer is the proxy, not the client, so the per-IP
-    # rate limit has to read X-Forwarded-For.
-    PAGESAGE_TRUST_X_FORWARDED_FOR = "true"
+    # Behind Google's front end the socket peer is the proxy, not the client: the per-IP rate
+    # limit reads the client from X-Forwarded-For, as many entries from the right as there are
+    # proxies that append to it (entries further left are the client's own and can be forged).
+    PAGESAGE_TRUSTED_PROXY_HOPS = tostring(var.trusted_proxy_hops)
     # The worker OCRs through the container; upload asks it which models it has (GET /health).
     PAGESAGE_TESSERACT_URL      = google_cloud_run_v2_service.tesseract.uri
     PAGESAGE_TESSERACT_AUDIENCE = google_cloud_run_v2_service.tesseract.uri
@@ -24,9 +25,10 @@ locals {
   }
 
   invoker_members = {
-    public   = "allUsers"
-    tasks    = "serviceAccount:${google_service_account.sa["tasks"].email}"
-    eventarc = "serviceAccount:${google_service_account.sa["eventarc"].email}"
+    public    = "allUsers"
+    tasks     = "serviceAccount:${google_service_account.sa["tasks"].email}"
+    eventarc  = "serviceAccount:${google_service_account.sa["eventarc"].email}"
+    scheduler = "serviceAccount:${google_service_account.sa["scheduler"].email}"
   }
 
   # One roles/run.invoker binding per function and member: the invoker's member, keyed by the

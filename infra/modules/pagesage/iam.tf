@@ -90,7 +90,7 @@ resource "google_cloud_run_v2_service_iam_member" "tesseract_invoker" {
 # Deploying a function, trigger, build or service that runs as an account requires
 # iam.serviceAccounts.actAs on it; the deployer never runs as the tasks account.
 resource "google_service_account_iam_member" "deployer_acts_as" {
-  for_each = var.deployer_service_account == null ? toset([]) : toset(["runtime", "worker", "eventarc", "build", "tesseract"])
+  for_each = var.deployer_service_account == null ? toset([]) : toset(["runtime", "worker", "eventarc", "build", "tesseract", "scheduler"])
 
   service_account_id = google_service_account.sa[each.key].name
   role               = "roles/iam.serviceAccountUser"

@@ -73,6 +73,7 @@ locals {
     eventarc  = "PageSage Eventarc trigger: invokes ocr_bucket_drop"
     build     = "PageSage Cloud Functions builds"
     tesseract = "PageSage Tesseract Cloud Run service"
+    scheduler = "PageSage Cloud Scheduler: OIDC identity that invokes the sweep"
   }
 
   # Project-level roles (those without a narrower resource to bind to); resource-level
@@ -97,6 +98,7 @@ locals {
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com",
+    "cloudscheduler.googleapis.com",
     "cloudtasks.googleapis.com",
     "documentai.googleapis.com",
     "eventarc.googleapis.com",

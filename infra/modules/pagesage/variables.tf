@@ -67,8 +67,9 @@ variable "python_runtime" {
 # Adding a function is adding one line here.
 #   identity: "runtime" or "worker", the service account it runs as
 #   invoker:  "public" (allUsers), "operators" (only the principals of var.operators),
-#             "tasks" (only the Cloud Tasks service account) or
-#             "eventarc" (only the Eventarc trigger's service account)
+#             "tasks" (only the Cloud Tasks service account),
+#             "eventarc" (only the Eventarc trigger's service account) or
+#             "scheduler" (only the Cloud Scheduler job's service account)
 #   event_type: null for HTTP functions; the Eventarc event type of CloudEvent functions
 variable "functions" {
   description = "Functions to deploy, keyed by entry point."
@@ -94,6 +95,7 @@ variable "functions" {
     provenance      = { dir = "provenance", invoker = "operators", memory = "1Gi", timeout = 60, concurrency = 8 }
     ingest          = { dir = "ingest", invoker = "operators", memory = "2Gi", timeout = 300, concurrency = 2 }
     review          = { dir = "review", invoker = "operators", timeout = 30, concurrency = 20 }
+    sweep           = { dir = "sweep", identity = "worker", invoker = "scheduler", memory = "1Gi", timeout = 300, concurrency = 1, max_instances = 1 }
   }
 
   validation {
@@ -107,8 +109,8 @@ variable "functions" {
   }
 
   validation {
-    condition     = alltrue([for f in values(var.functions) : contains(["public", "operators", "tasks", "eventarc"], f.invoker)])
-    error_message = "invoker must be \"public\", \"operators\", \"tasks\" or \"eventarc\"."
+    condition     = alltrue([for f in values(var.functions) : contains(["public", "operators", "tasks", "eventarc", "scheduler"], f.invoker)])
+    error_message = "invoker must be \"public\", \"operators\", \"tasks\", \"eventarc\" or \"scheduler\"."
   }
 
   # Only Cloud Storage "finalized" events are wired (the trigger filters on the PAGESAGE_BUCKET
@@ -222,5 +224,22 @@ variable "operators" {
   validation {
     condition     = alltrue([for m in var.operators : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+", m))])
     error_message = "operators are IAM principals such as group:ops@example.com; allUsers and allAuthenticatedUsers are not accepted."
+  }
+}
+
+variable "sweep_schedule" {
+  description = "Cron schedule (UTC) of the Cloud Scheduler job that calls the sweep function: stalled jobs are queued again or given up."
+  type        = string
+  default     = "*/5 * * * *"
+}
+
+variable "trusted_proxy_hops" {
+  description = "PAGESAGE_TRUSTED_PROXY_HOPS: proxies in front of the functions that append to X-Forwarded-For. Google's front end is one; an external HTTPS load balancer in front adds one more (it appends the client and its own address)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.trusted_proxy_hops >= 0 && var.trusted_proxy_hops <= 10 && floor(var.trusted_proxy_hops) == var.trusted_proxy_hops
+    error_message = "trusted_proxy_hops must be a whole number from 0 to 10."
   }
 }

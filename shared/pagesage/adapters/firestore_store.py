@@ -389,11 +389,19 @@ class FirestoreStore:
         with translated():
             return optimistic(attempt)
 
-    def release_page(self, page_id: str) -> None:
+    def release_page(self, page_id: str, owner: str | None = None) -> None:
         ref = self._page_ref(page_id)
+
+        def attempt() -> None:
+            snap = ref.get()
+            data = snap.to_dict()
+            if data is None or data.get("lease_owner") is None or owner not in (None, data["lease_owner"]):
+                return
+            ref.update({"lease_until": None, "lease_owner": None}, option=self.client.write_option(last_update_time=snap.update_time))
+
         with translated():
             try:
-                ref.update({"lease_until": None, "lease_owner": None})
+                optimistic(attempt)
             except gexc.NotFound:
                 pass
 

@@ -272,13 +272,13 @@ class SqliteStore:
             db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (checked_json(claimed), page_id))
         return True
 
-    def release_page(self, page_id: str) -> None:
+    def release_page(self, page_id: str, owner: str | None = None) -> None:
         with self._transaction() as db:
             row = db.execute("SELECT doc FROM doc_pages WHERE page_id = ?", (page_id,)).fetchone()
             if row is None:
                 return
             page = Page.model_validate_json(row[0])
-            if page.lease_owner is not None:
+            if page.lease_owner is not None and owner in (None, page.lease_owner):
                 released = page.model_copy(update={"lease_until": None, "lease_owner": None})
                 db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (checked_json(released), page_id))
 

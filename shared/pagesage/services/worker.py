@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 
 WORKER_ID = f"{socket.gethostname()}/{os.getpid()}/{random_id(6)}"
-"""Who holds a page's lease: this process (host, pid and a random part, as pids are reused)."""
+"""This process, as a page's lease names it (host, pid and a random part, as pids are reused);
+each delivery adds a part of its own."""
 
 
 class PageBusy(TransientError):
@@ -52,12 +53,6 @@ class WorkerPorts:
     engine: OcrEngine
     settings: Settings
     clock: Callable[[], datetime] = utcnow
-
-
-def lease_seconds(settings: Settings) -> float:
-    """How long a claim on a page lasts: two engine calls (orientation detection and
-    recognition) at their timeout, plus a minute to render and store."""
-    return 2 * settings.tesseract_timeout + 60
 
 
 def handle_task(task: Task, ports: WorkerPorts, *, last_attempt: bool = False) -> None:
@@ -136,13 +131,18 @@ def run_page(job_id: str, page_no: int, ports: WorkerPorts, *, last_attempt: boo
         return
     page = store.get_page(page_id(job.source_doc_id, page_no))
     if page.status is PageStatus.PENDING:
-        until = ports.clock() + timedelta(seconds=lease_seconds(ports.settings))
-        if not store.claim_page(page.page_id, WORKER_ID, until, ports.clock()):
+        owner = f"{WORKER_ID}/{random_id(6)}"  # one delivery: a duplicate in this process is another
+        until = ports.clock() + timedelta(seconds=ports.settings.lease_seconds)
+        if not store.claim_page(page.page_id, owner, until, ports.clock()):
             page = store.get_page(page.page_id)
             if page.status is PageStatus.PENDING:
                 raise PageBusy(f"page {page_no} is being read by another worker until {page.lease_until}")
         else:
-            job, _ = store.finish_page(_attempt_page(job, page, ports, last_attempt))
+            try:
+                job, _ = store.finish_page(_attempt_page(job, page, ports, last_attempt))
+            except BaseException:
+                store.release_page(page.page_id, owner)  # nobody reads it now: a redelivery may start at once
+                raise
     if _all_pages_counted(job):  # also on redelivery, to finish a job a crash left unfinished
         finish_job(job_id, store=store, blobs=ports.blobs)
 
