@@ -73,6 +73,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_gcp.py
 	$(BIN)/python tests/bench/bench_docai.py
 	$(BIN)/python tests/bench/bench_api.py
+	$(BIN)/python tests/bench/bench_load.py
 
 clean:
 	rm -rf out out-gcp .pagesage build

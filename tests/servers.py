@@ -33,6 +33,7 @@ class LiveServer:
         self.env = {**os.environ, "PAGESAGE_DATA_DIR": str(self.data_dir), "PAGESAGE_RATE_LIMIT": "0",
                     "PAGESAGE_WORKERS": "1", **(env or {})}
         self.process: subprocess.Popen | None = None
+        self.ready_at = 0.0
         self.log = self.data_dir.parent / f"serve-{self.port}.log"
 
     def start(self, timeout: float = 30.0) -> "LiveServer":
@@ -47,6 +48,7 @@ class LiveServer:
                 raise RuntimeError(f"pagesage serve exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
             try:
                 httpx.get(f"{self.url}/status/{'A' * 43}", timeout=2)
+                self.ready_at = time.time()  # that request counted against this minute's rate limit
                 return self
             except httpx.HTTPError:
                 time.sleep(0.1)

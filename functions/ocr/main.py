@@ -37,7 +37,7 @@ def ocr(request, services):
         reason = validation_failed(exc)
         raise InputError(f"invalid task: {reason.detail}", error_code="invalid_task") from exc
     retries = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
-    last_attempt = int(retries) + 1 >= services.settings.task_max_attempts if retries.isdigit() else False
+    last_attempt = int(retries) + 1 >= services.settings.task_max_attempts if retries.isascii() and retries.isdigit() else False
     handle_task(task, services.worker, last_attempt=last_attempt)
     return flask.Response(status=204)
 

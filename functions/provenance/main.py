@@ -9,7 +9,7 @@ from pagesage.api import routes
 
 
 @functions_framework.http
-@web.endpoint(*routes.METHODS["provenance"], operator=True)
+@web.endpoint(web.ANY_METHOD, operator=True)
 def provenance(request, services):
     """Answer the route the path names."""
     return routes.dispatch("provenance", request, services)

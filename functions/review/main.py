@@ -8,7 +8,7 @@ from pagesage.api import routes
 
 
 @functions_framework.http
-@web.endpoint(*routes.METHODS["review"], operator=True)
+@web.endpoint(web.ANY_METHOD, operator=True)
 def review(request, services):
     """Answer the route the path names."""
     return routes.dispatch("review", request, services)

@@ -1,10 +1,9 @@
 """`sweep` (HTTP, POST): re-queue or give up jobs that stopped making progress
 (services/sweeper.py). In Google Cloud, Cloud Scheduler calls it every few minutes with an OIDC
-token, and IAM admits only the scheduler's service account. Answers 200 with
+token, and IAM admits only the scheduler's service account. Answers 200 with a `SweepResult`:
 `{"requeued": [job ids], "given_up": [job ids]}`.
 """
 
-import flask
 import functions_framework
 
 from pagesage import web
@@ -17,4 +16,4 @@ def sweep(request, services):
     """One sweep over the stalled jobs."""
     report = sweep_stalled(store=services.store, blobs=services.blobs, queue=services.queue, settings=services.settings,
                            now=services.clock())
-    return flask.jsonify(requeued=report.requeued, given_up=report.given_up)
+    return web.json_response(report)

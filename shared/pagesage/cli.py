@@ -19,7 +19,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,22 +69,22 @@ def serve(host: str, port: int) -> None:
 
     A non-loopback HOST is refused unless PAGESAGE_API_TOKEN is set: the operator endpoints
     (the worker, costs, the provenance API) would otherwise be open to the network."""
-    from pagesage import bootstrap
-    from pagesage.server import create_server, start_maintenance
+    from pagesage.config import Settings
+    from pagesage.server import create_server, serving, start_maintenance
 
-    if not is_loopback(host) and not bootstrap.services().settings.api_token_value:
+    if not is_loopback(host) and not Settings().api_token_value:
         raise click.UsageError(f"refusing to serve on {host}: set PAGESAGE_API_TOKEN first, so that the operator "
                                "endpoints need it (docs/security.md)")
     server = create_server(host, port)
     os.environ.setdefault("PAGESAGE_PUBLIC_URL", f"http://127.0.0.1:{server.effective_port}")
-    start_maintenance()
-    click.echo(f"PageSage listening on http://{host}:{server.effective_port}", err=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, or a service manager's stop
+        signal.signal(signum, lambda *_: stop.set())
+    with serving(server):
+        start_maintenance()
+        click.echo(f"PageSage listening on http://{host}:{server.effective_port}", err=True)
+        stop.wait()
+    click.echo("PageSage stopped", err=True)
 
 
 @main.command()

@@ -10,6 +10,7 @@
     │   ├── FileTooLarge               413 file_too_large
     │   └── UnsupportedFormat          415 invalid_format
     ├── Unauthorized                   401 unauthorized
+    ├── MethodNotAllowedError          405 method_not_allowed (`allow`: the methods there are)
     ├── NotFound                       404 not_found
     ├── InvalidTransition              409 invalid_transition
     ├── JobNotFinished                 409 not_finished
@@ -107,6 +108,18 @@ class Unauthorized(PageSageError):
 
     http_status = 401
     error_code = "unauthorized"
+
+
+class MethodNotAllowedError(InputError):
+    """A method the path does not answer (HTTP 405); `allow` lists those it does, for the
+    `Allow` header (RFC 9110 §15.5.6)."""
+
+    http_status = 405
+    error_code = "method_not_allowed"
+
+    def __init__(self, detail: str, *, allow: list[str] | tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.allow = tuple(allow)
 
 
 class EmptyFile(InputError):

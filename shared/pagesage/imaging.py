@@ -135,7 +135,7 @@ def render_page(path: Path, fmt: FileFormat, page_no: int, *, dpi: int, max_pixe
         raise
     except (pdfium.PdfiumError, OSError, ValueError, SyntaxError, EOFError, IndexError) as exc:
         log.info("cannot decode page %d of %s: %r", page_no, path, exc)
-        raise CorruptedFile(f"page {page_no} cannot be decoded: the file is damaged or truncated") from exc
+        raise CorruptedFile("the page cannot be decoded: the file is damaged or truncated") from exc
 
 
 def _open_pdf(path: Path) -> pdfium.PdfDocument:

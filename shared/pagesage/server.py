@@ -21,7 +21,9 @@ import functions_framework
 import waitress
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
-from waitress.task import ErrorTask
+from waitress.parser import HTTPRequestParser
+from waitress.task import ErrorTask, WSGITask
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from pagesage import bootstrap
@@ -29,7 +31,7 @@ from pagesage.api import openapi, routes
 from pagesage.config import Settings
 from pagesage.services.expiry import purge_expired
 from pagesage.services.sweeper import recover, sweep
-from pagesage.web import MULTIPART_SLACK, error_body, error_response
+from pagesage.web import MULTIPART_SLACK, error_body, error_response, http_error_response
 
 log = logging.getLogger(__name__)
 
@@ -49,24 +51,47 @@ def functions_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "functions"
 
 
-def create_stack() -> DispatcherMiddleware:
+def create_stack():
     """A WSGI app serving each function under its paths in `MOUNTS`; other paths answer 404 JSON."""
     root = functions_dir()
     apps = {name: _rooted(functions_framework.create_app(name, str(root / name / "main.py"), "http")) for name in HTTP_FUNCTIONS}
     mounts = {path: apps[name] for path, name in MOUNTS.items()}
     mounts[routes.API_ROOT] = _api_router(apps)
     fallback = flask.Flask(__name__)
+    fallback.register_error_handler(HTTPException, http_error_response)
 
     @fallback.get("/openapi.json")
     def openapi_document() -> flask.Response:
         return flask.Response(json.dumps(openapi.document(), indent=1), mimetype="application/json")
 
-    @fallback.route("/", defaults={"path": ""})
-    @fallback.route("/<path:path>")
+    @fallback.route("/", defaults={"path": ""}, methods=_EVERY_METHOD)
+    @fallback.route("/<path:path>", methods=_EVERY_METHOD)
     def not_found(path: str) -> flask.Response:
+        if path == "openapi.json":  # the document is GET only
+            raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
         return error_response(f"no function at /{path}", "not_found", 404)
 
-    return DispatcherMiddleware(fallback, mounts)
+    return _paths_only(DispatcherMiddleware(fallback, mounts))
+
+
+_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PROPFIND", "PROPPATCH",
+                 "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "QUERY", "PRI"]
+"""The methods the stack's own 404 answers (any other method: 405, in the same JSON body)."""
+
+
+def _paths_only(app):
+    """Refuse a request target that is not a path (`OPTIONS *`, an absolute URI's leftovers)
+    with 400 JSON, before routing would redirect it (RFC 9112 §3.2: origin-form is what a
+    server answers)."""
+
+    def wsgi(environ, start_response):
+        if not (environ.get("PATH_INFO") or "/").startswith("/"):
+            body = error_body("the request target must be a path starting with /", "bad_request")
+            start_response("400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return app(environ, start_response)
+
+    return wsgi
 
 
 def _api_router(apps):
@@ -164,7 +189,30 @@ class _JsonErrorTask(ErrorTask):
         self.write(body)
 
 
+class _Parser(HTTPRequestParser):
+    """Waitress's request parser, noting a request framed twice: `Content-Length` and
+    `Transfer-Encoding: chunked` (waitress reads the chunks and drops the header)."""
+
+    framed_twice = False
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        self.framed_twice = self.chunked and "CONTENT_LENGTH" in self.headers
+
+
+class _Task(WSGITask):
+    """A request's task; one framed twice closes its connection after the answer (RFC 9112
+    §6.1: the server MUST, as such a message is how requests are smuggled past a proxy)."""
+
+    def execute(self) -> None:
+        if getattr(self.request, "framed_twice", False):
+            self.set_close_on_finish()
+        super().execute()
+
+
 class _JsonErrorChannel(HTTPChannel):
+    parser_class = _Parser
+    task_class = _Task
     error_task_class = _JsonErrorTask
 
 

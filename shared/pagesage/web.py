@@ -23,12 +23,12 @@ from typing import Callable, TypeVar
 import flask
 from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import FileStorage
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from pagesage import bootstrap
 from pagesage.bootstrap import Services
-from pagesage.errors import FileTooLarge, InputError, PageSageError, Unauthorized, validation_failed
+from pagesage.errors import FileTooLarge, InputError, MethodNotAllowedError, PageSageError, Unauthorized, validation_failed
 from pagesage.responses import ErrorResponse
 from pagesage.services.ratelimit import check_rate_limit
 
@@ -41,8 +41,15 @@ MAX_FORM_FIELD_BYTES = 500_000
 """Largest non-file form field of an upload (`lang`), bytes: Flask's `MAX_FORM_MEMORY_SIZE`
 default. Werkzeug also applies it to each chunk it buffers, so it cannot be much smaller."""
 
+MAX_FORM_PARTS = 100
+"""Most parts of an upload's form (werkzeug's `max_form_parts`; the file and `lang` need two)."""
+
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
                413: "file_too_large", 415: "invalid_format"}
+
+ANY_METHOD = "*"
+"""`endpoint(ANY_METHOD)`: the body answers every method itself (a route table's 405 names the
+methods of the path asked for)."""
 
 Handler = Callable[[flask.Request, Services], flask.Response]
 BodyModel = TypeVar("BodyModel", bound=BaseModel)
@@ -52,6 +59,7 @@ def endpoint(*methods: str, rate_limited: bool = True,
              operator: bool = False) -> Callable[[Handler], Callable[[flask.Request], flask.Response]]:
     """Decorate a function body taking (request, services); see the module docstring.
 
+    `methods` are those the body answers (`ANY_METHOD`: all, it refuses the others itself);
     `rate_limited=False` exempts internal callers (the task queue calling the worker);
     `operator=True` marks an endpoint for operators only (`check_operator`).
     """
@@ -61,10 +69,9 @@ def endpoint(*methods: str, rate_limited: bool = True,
         @functools.wraps(body)
         def handle(request: flask.Request) -> flask.Response:
             try:
-                if request.method not in methods:
-                    response = error_response(f"method {request.method} not allowed", "method_not_allowed", 405)
-                    response.headers["Allow"] = ", ".join(methods)
-                    return response
+                allow = methods + (("HEAD",) if "GET" in methods and "HEAD" not in methods else ())
+                if ANY_METHOD not in methods and request.method not in allow:
+                    raise MethodNotAllowedError(f"method {request.method} not allowed", allow=allow)
                 services = bootstrap.services()
                 if operator:
                     check_operator(request, services.settings.api_token_value)
@@ -105,10 +112,13 @@ def _answer_json_on_the_app() -> None:
 
 
 def http_error_response(exc: HTTPException) -> flask.Response:
-    """A Werkzeug HTTP error as the common JSON body: its status, a code for it, its description."""
+    """A Werkzeug HTTP error as the common JSON body: its status, a code for it, its description
+    (and a 405's `Allow`)."""
     status = exc.code or 500
     if status == 413:  # a body outgrew max_content_length while being parsed
         return _from_error(FileTooLarge("request body exceeds the upload limit"))
+    if isinstance(exc, MethodNotAllowed):
+        return _from_error(MethodNotAllowedError(exc.description, allow=sorted(exc.valid_methods or [])))
     return error_response(exc.description or exc.name, _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error"),
                           status)
 
@@ -186,13 +196,18 @@ def read_upload(request: flask.Request, max_bytes: int) -> tuple[FileStorage, st
     if request.mimetype != "multipart/form-data":
         raise InputError("expected a multipart/form-data body with the file in the field `file`")
     request.max_content_length = limit  # caps `request.stream` when no Content-Length is sent
-    parser = FormDataParser(max_content_length=limit, max_form_memory_size=MAX_FORM_FIELD_BYTES, max_form_parts=100,
+    parser = FormDataParser(max_content_length=limit, max_form_memory_size=MAX_FORM_FIELD_BYTES, max_form_parts=MAX_FORM_PARTS,
                             silent=False)
     try:  # the request's own stream, so that nothing reads the body a second time
         _, form, files = parser.parse(request.stream, request.mimetype, request.content_length, request.mimetype_params)
     except UnicodeDecodeError as exc:
         raise InputError("a part's headers are not valid UTF-8: send the file name as UTF-8 (RFC 7578 §5.1.1)",
                          error_code="bad_multipart") from exc
+    except RequestEntityTooLarge as exc:
+        if request.content_length is not None and request.content_length <= limit:  # the form's own limits
+            raise InputError(f"a form field other than `file` is over {MAX_FORM_FIELD_BYTES:,} bytes, or the form has "
+                             f"over {MAX_FORM_PARTS} parts", error_code="bad_multipart") from exc
+        raise
     except ValueError as exc:
         raise InputError("the body is not well-formed multipart/form-data", error_code="bad_multipart") from exc
     upload = files.get("file")
@@ -240,6 +255,8 @@ def _from_error(exc: PageSageError) -> flask.Response:
         # functions-framework reads the rest of the request body after a response that is not
         # streamed (`read_request`), which raises again past the limit; a streamed one skips it
         response.response = iter([response.get_data()])
+    if isinstance(exc, MethodNotAllowedError):
+        response.headers["Allow"] = ", ".join(exc.allow)
     if isinstance(exc, Unauthorized):
         response.headers["WWW-Authenticate"] = 'Bearer realm="pagesage"'
     if retry_after := getattr(exc, "retry_after", None):

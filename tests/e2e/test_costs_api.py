@@ -156,7 +156,7 @@ def test_bad_parameters_are_400_naming_the_field(http, query, field):
 
 def test_only_get_is_allowed(http):
     response = http.post("/api/v1/costs")
-    assert response.status_code == 405 and response.headers["Allow"] == "GET"
+    assert response.status_code == 405 and response.headers["Allow"] == "GET, HEAD"  # HEAD wherever GET (RFC 9110 §9.3.2)
 
 
 def test_cli_summarizes_and_exports_over_http(live, services, finished_job):  # noqa: F811 - `live` is a fixture

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+from conftest import SAMPLES
 from factories import eight_page_pdf
 from servers import LiveServer
 
@@ -67,3 +68,19 @@ def test_serve_stops_cleanly_on_ctrl_c(tmp_path):
     server = LiveServer(tmp_path / "data").start()
     assert server.stop() == 0
     assert "Traceback" not in server.log.read_text()
+
+
+def test_pagesage_run_ends_cleanly(tmp_path):
+    """The main job (`make run`) stops its server from the serving thread: no `Bad file
+    descriptor` from waitress, no traceback, exit status 0."""
+    import os
+    import subprocess
+
+    from servers import PAGESAGE
+
+    env = {**os.environ, "PAGESAGE_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([str(PAGESAGE), "run", str(SAMPLES / "alice_1.png"), "--out", str(tmp_path / "out"), "--lang", "eng"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout and "Bad file descriptor" not in done.stderr
+    assert sorted(p.suffix for p in (tmp_path / "out").iterdir()) == [".hocr", ".json", ".md", ".txt"]

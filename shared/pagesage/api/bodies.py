@@ -13,15 +13,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pagesage.domain.limits import (
-    MAX_OPTION_TEXT,
     BoundedModel,
     Dpi,
     LineText,
-    MetadataValue,
+    Metadata,
     MultilineText,
     Ordinal,
     PageNo,
     PositivePixels,
+    RunLog,
 )
 from pagesage.domain.pages import BBox, EngineConfig, Page, PageResult, Run, Token
 from pagesage.domain.provenance import ENTRY_ID_PATTERN, Identity, Link, Review, ReviewStatus, SourceDoc, SourceKind
@@ -144,7 +144,7 @@ class SourceDocIn(_Strict):
     title: LineText = Field(min_length=1, max_length=500)
     uri: str | None = Field(default=None, max_length=2000)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    metadata: dict[str, MetadataValue] = Field(default_factory=dict, max_length=50)
+    metadata: Metadata = Field(default_factory=dict)
     pages: list[PageIn] = Field(min_length=1, max_length=10_000)
 
 
@@ -157,7 +157,7 @@ class RunIn(_Strict):
     engine_version: LineText = Field(min_length=1, max_length=200)
     config: EngineConfig
     pages: list[PageNo] | None = Field(default=None, max_length=10_000)
-    log: list[Annotated[str, Field(max_length=MAX_OPTION_TEXT)]] = Field(default_factory=list, max_length=1000)
+    log: RunLog = Field(default_factory=list)
 
 
 # -- responses ---------------------------------------------------------------------------

@@ -18,17 +18,22 @@ from pagesage.formats.json_doc import DocumentJson
 from pagesage.ports import Task
 from pagesage.responses import ErrorResponse, StatusResponse, UploadResponse
 from pagesage.services.costs import CostSummary
+from pagesage.services.sweeper import SweepResult
 
 VERSION = "1.0.0"
 """Version of the API this document describes."""
 
 _ERRORS = {
-    "400": "malformed request (bad JSON, unknown parameter)",
+    "400": "malformed request (bad JSON, unknown parameter, malformed multipart)",
+    "401": "an operator endpoint without the server's API token (only when PAGESAGE_API_TOKEN is set)",
     "404": "no such record (or it expired)",
+    "405": "method not allowed on this path",
     "409": "conflicts with the record's state (review transition, append position, job not finished)",
     "413": "body over the size limit",
+    "415": "not a supported file format",
     "422": "the body breaks a rule; `field` names where",
     "429": "rate limit exceeded; see Retry-After",
+    "503": "a dependency is briefly unavailable; retry",
 }
 
 
@@ -48,6 +53,8 @@ def _pipeline_operations() -> list[dict[str, Any]]:
          "status": "200", "response": DocumentJson, "other_types": ["text/html", "text/plain", "text/markdown"]},
         {"method": "post", "path": "/ocr", "summary": "The worker (called by the task queue)",
          "request": {"application/json": Task}, "status": "204", "response": None},
+        {"method": "post", "path": "/sweep", "summary": "Queue stalled jobs again or give them up (called by a scheduler)",
+         "status": "200", "response": SweepResult},
         {"method": "get", "path": "/api/v1/costs", "summary": "Summarize or export the cost log",
          "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
                         ("job", "project", "since", "until", "group_by", "format")],
@@ -82,7 +89,10 @@ def _route_operation(route: routes.Route) -> dict[str, Any]:
     path = routes.API_ROOT + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.path)
     parameters = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in re.findall(r"<(?:\w+:)?(\w+)>", route.path)]
-    parameters += [{"name": n, "in": "query", "description": d, "schema": {"type": "string"}} for n, d in route.query.items()]
+    for name, spec in route.query.items():
+        schema = {k: v for k, v in spec.items() if k not in ("description", "required")}
+        parameters.append({"name": name, "in": "query", "description": spec["description"], "required": spec.get("required", False),
+                           "schema": schema})
     op = {"method": route.method.lower(), "path": path, "summary": route.summary, "parameters": parameters,
           "status": str(route.status), "response": route.response, "function": route.function}
     if route.body is not None:

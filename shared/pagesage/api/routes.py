@@ -27,7 +27,7 @@ from pagesage import web
 from pagesage.api import bodies
 from pagesage.bootstrap import Services
 from pagesage.domain.provenance import Review, SourceDoc
-from pagesage.errors import InputError, NotFound, ValidationFailed
+from pagesage.errors import InputError, MethodNotAllowedError, NotFound, ValidationFailed
 from pagesage.services import provenance
 
 API_ROOT = "/api/v1/ocr"
@@ -44,7 +44,8 @@ class Route:
     """One operation: `method` on `path` (werkzeug syntax), served by `function`.
 
     `body`/`response` are the pydantic models of the request and the answer (None: no body);
-    `query` names the query parameters with their descriptions (for the OpenAPI document).
+    `query` names the query parameters with their JSON Schemas (for the OpenAPI document: a
+    `description`, and `required: true` where the handler refuses a request without it).
     """
 
     method: str
@@ -55,7 +56,7 @@ class Route:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
-    query: dict[str, str] = field(default_factory=dict)
+    query: dict[str, dict] = field(default_factory=dict)
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -145,7 +146,7 @@ def _int_arg(request: flask.Request, name: str, *, default: int, low: int, high:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ValidationFailed(f"`{name}` must be an integer from {low} to {high}", field=name)
     return int(raw)
 
@@ -154,7 +155,9 @@ _PR = "/page_results/<page_result_id>"
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/source_docs", "provenance", _list_source_docs, "List source documents, oldest first",
-          response=bodies.SourceDocPage, query={"limit": "1-100, default 20", "cursor": "`next_cursor` of the previous page"}),
+          response=bodies.SourceDocPage,
+          query={"limit": {"description": "1-100, default 20", "type": "integer", "minimum": 1, "maximum": provenance.MAX_PAGE_SIZE},
+                 "cursor": {"description": "`next_cursor` of the previous page", "type": "string"}}),
     Route("POST", "/source_docs", "ingest", _register_source_doc, "Register a source document OCR'd elsewhere",
           body=bodies.SourceDocIn, response=bodies.SourceDocCreated, status=201),
     Route("GET", "/source_docs/<source_doc_id>", "provenance", _get_source_doc, "One source document", response=SourceDoc),
@@ -163,7 +166,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/pages/<page_id>/results", "provenance", _page_results, "Every run's result for a page",
           response=bodies.PageResults),
     Route("GET", "/pages/<page_id>/diff", "provenance", _diff, "Word-level comparison of two runs on a page",
-          query={"a": "run id (the reference)", "b": "run id"}),
+          query={"a": {"description": "run id (the reference)", "type": "string", "minLength": 1, "required": True},
+                 "b": {"description": "run id", "type": "string", "minLength": 1, "required": True}}),
     Route("POST", "/runs", "ingest", _register_run, "Register an outside engine's run",
           body=bodies.RunIn, response=bodies.RunCreated, status=201),
     Route("GET", f"{_PR}/full", "provenance", _full, "A page result with tokens, review and links",
@@ -185,16 +189,13 @@ ROUTES: tuple[Route, ...] = (
 
 _MAP = Map([Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(ROUTES)], strict_slashes=False)
 
-METHODS = {name: tuple(sorted({r.method for r in ROUTES if r.function == name})) for name in {r.function for r in ROUTES}}
-"""The HTTP methods each function answers."""
-
 
 def match(path: str, method: str) -> tuple[Route, dict[str, str]]:
     """The route and path arguments for `method path` (relative to the API root).
 
     Raises:
-        NotFound: no route has this path. InputError (405 `method_not_allowed`): the path
-            exists for other methods.
+        NotFound: no route has this path. MethodNotAllowed (405 `method_not_allowed`, its
+            `allow` the path's methods): the path exists for other methods.
     """
     adapter = _MAP.bind("pagesage", "/")
     try:
@@ -202,7 +203,8 @@ def match(path: str, method: str) -> tuple[Route, dict[str, str]]:
     except NoRoute as exc:
         raise NotFound(f"no API route {path}") from exc
     except MethodNotAllowed as exc:
-        raise _MethodNotAllowed(f"{method} is not allowed on {path}; allowed: {', '.join(sorted(exc.valid_methods or []))}") from exc
+        allowed = sorted(exc.valid_methods or [])  # werkzeug adds HEAD wherever GET is
+        raise MethodNotAllowedError(f"{method} is not allowed on {path}; allowed: {', '.join(allowed)}", allow=allowed) from exc
     return ROUTES[index], args
 
 
@@ -210,7 +212,7 @@ def function_for(path: str, method: str) -> str | None:
     """The function serving `method path`, None when no route matches (for the local stack)."""
     try:
         return match(path, method)[0].function
-    except (NotFound, _MethodNotAllowed):
+    except (NotFound, MethodNotAllowedError):
         return None
 
 
@@ -222,9 +224,4 @@ def dispatch(function: str, request: flask.Request, services: Services) -> flask
     return route.handler(request, services, args)
 
 
-class _MethodNotAllowed(InputError):
-    http_status = 405
-    error_code = "method_not_allowed"
-
-
-__all__ = ["API_ROOT", "METHODS", "ROUTES", "Route", "dispatch", "function_for", "match"]
+__all__ = ["API_ROOT", "ROUTES", "Route", "dispatch", "function_for", "match"]

@@ -12,6 +12,8 @@ passes is one both can write and read back. The bounds, in one place (docs/limit
 | a number in free-form options and metadata | finite (no NaN or Infinity: they are not JSON, RFC 8259 §6) |
 | a text value in options and metadata | 10,000 code points |
 | a source document's `metadata` | 50 keys, 64 KiB of JSON |
+| an engine config's `options` | 50 keys, 4 KiB of JSON (the config is copied into each of a run's page results) |
+| a run's `log` | 1,000 lines, 64 KiB of JSON |
 
 A page's pixels are bounded by memory instead: `max_page_pixels`.
 """
@@ -39,6 +41,13 @@ MAX_OPTION_TEXT = 10_000
 
 MAX_METADATA_BYTES = 64 * 1024
 """Largest `metadata` of a source document, bytes of its JSON."""
+
+MAX_OPTIONS_BYTES = 4 * 1024
+"""Largest `options` of an engine config, bytes of its JSON: every page result of a run holds a
+copy, so a 10,000-page run stores it 10,000 times."""
+
+MAX_LOG_BYTES = 64 * 1024
+"""Largest `log` of a run, bytes of its JSON."""
 
 Pixels = Annotated[int, Field(ge=0, le=MAX_COORDINATE)]
 """A pixel coordinate or size."""
@@ -99,15 +108,33 @@ MetadataValue = Annotated[Any, PlainValidator(lambda v: v if v is None else _opt
 """A value of a source document's metadata: an `OptionValue` or null."""
 
 
-def small_json(value: Any, *, max_bytes: int, what: str) -> Any:
+def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    if any(len(k) > 100 or not k for k in value):
+        raise ValueError("metadata keys have 1-100 characters")
+    return small_json(value, max_bytes=MAX_METADATA_BYTES)
+
+
+Metadata = Annotated[dict[str, MetadataValue], Field(max_length=50), AfterValidator(_small_metadata)]
+"""A source document's metadata: at most 50 keys of 1-100 characters, 64 KiB of JSON."""
+
+
+def _small_log(value: list[str]) -> list[str]:
+    return small_json(value, max_bytes=MAX_LOG_BYTES)
+
+
+RunLog = Annotated[list[Annotated[str, Field(max_length=MAX_OPTION_TEXT)]], Field(max_length=1000), AfterValidator(_small_log)]
+"""A run's log: at most 1,000 lines of 10,000 characters, 64 KiB of JSON in all."""
+
+
+def small_json(value: Any, *, max_bytes: int) -> Any:
     """`value` unchanged when its JSON takes at most `max_bytes` bytes (UTF-8).
 
     Raises:
-        ValueError: naming `what` and the limit.
+        ValueError: saying its size and the limit (the field's path says whose).
     """
     size = len(json.dumps(value, ensure_ascii=False, default=str).encode())
     if size > max_bytes:
-        raise ValueError(f"{what} takes {size:,} bytes of JSON; at most {max_bytes:,} are allowed")
+        raise ValueError(f"takes {size:,} bytes of JSON; at most {max_bytes:,} are allowed")
     return value
 
 

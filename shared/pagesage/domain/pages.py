@@ -17,11 +17,11 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import Field, computed_field, model_validator
+from pydantic import Field, computed_field, field_validator, model_validator
 
 from pagesage.domain.jobs import random_id, utcnow
 from pagesage.domain.limits import (
-    MAX_OPTION_TEXT,
+    MAX_OPTIONS_BYTES,
     BoundedModel,
     Dpi,
     LineText,
@@ -30,6 +30,8 @@ from pagesage.domain.limits import (
     PageNo,
     Pixels,
     PositivePixels,
+    RunLog,
+    small_json,
 )
 from pagesage.errors import InputError
 
@@ -217,7 +219,8 @@ class EngineConfig(BoundedModel):
         psm: Tesseract page segmentation mode; oem: Tesseract OCR engine mode; None for other
             engines. dpi: resolution passed to the engine, None when not stated.
         options: any other setting of the engine (e.g. a Document AI processor option), by name:
-            at most 50, each text, a boolean or a finite number (`domain.limits.OptionValue`).
+            at most 50 in 4 KiB of JSON, each text, a boolean or a finite number
+            (`domain.limits.OptionValue`).
     """
 
     languages: LineText = Field(min_length=1, max_length=100)
@@ -225,6 +228,11 @@ class EngineConfig(BoundedModel):
     oem: int | None = Field(default=None, ge=0, le=3)
     dpi: Dpi | None = None
     options: dict[Annotated[str, Field(min_length=1, max_length=100)], OptionValue] = Field(default_factory=dict, max_length=50)
+
+    @field_validator("options")
+    @classmethod
+    def _small_options(cls, value: dict) -> dict:
+        return small_json(value, max_bytes=MAX_OPTIONS_BYTES)
 
 
 class Run(BoundedModel):
@@ -244,7 +252,7 @@ class Run(BoundedModel):
     status: Literal["running", "completed", "failed"] = "running"
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
-    log: list[Annotated[str, Field(max_length=MAX_OPTION_TEXT)]] = Field(default_factory=list, max_length=1000)
+    log: RunLog = Field(default_factory=list)
 
 
 class PageResult(BoundedModel):

@@ -14,20 +14,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PlainValidator, WithJsonSchema, field_validator
 
 from pagesage.domain.jobs import utcnow
-from pagesage.domain.limits import (
-    MAX_METADATA_BYTES,
-    BoundedModel,
-    LineText,
-    MetadataValue,
-    MultilineText,
-    Ordinal,
-    small_json,
-)
+from pagesage.domain.limits import BoundedModel, LineText, Metadata, MultilineText, Ordinal, is_unsafe_char
 from pagesage.domain.pages import Token, new_id
 from pagesage.errors import InputError, InvalidTransition
 
@@ -38,7 +30,23 @@ or digit (UUIDs, `mw:12345`, `sc_03.rama` all fit)."""
 URI_PATTERN = re.compile(r"(gs|s3)://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]/\S+|https?://\S+")
 """A remote source: `gs://bucket/object`, `s3://bucket/key` or an http(s) URL."""
 
-Identity = Annotated[LineText, Field(max_length=500)] | dict[Annotated[str, Field(min_length=1, max_length=100)], Annotated[LineText, Field(max_length=500)]]
+def _identity(value: Any) -> str | dict[str, str]:
+    def name(text: Any, limit: int, what: str) -> str:
+        if not isinstance(text, str) or not 1 <= len(text) <= limit or any(is_unsafe_char(c) for c in text):
+            raise ValueError(f"{what} must be text of 1-{limit} characters without control or format characters")
+        return text
+
+    if isinstance(value, str):
+        return name(value, 500, "a name")
+    if isinstance(value, dict) and len(value) <= 20:
+        return {name(k, 100, "a key"): name(v, 500, "a value") for k, v in value.items()}
+    raise ValueError("must be a name, or an object of at most 20 names")
+
+
+Identity = Annotated[Any, PlainValidator(_identity), WithJsonSchema({
+    "anyOf": [{"type": "string", "minLength": 1, "maxLength": 500},
+              {"type": "object", "maxProperties": 20, "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 500}}],
+    "description": "a name, or an object of at most 20 names (keys up to 100 characters); no control or format characters"})]
 """Who did something, as the authenticated caller states it: a name (at most 500 characters) or
 an object of at most 20 named strings, e.g. `{"source": "pipeline", "run": "v1"}`."""
 
@@ -75,7 +83,7 @@ class SourceDoc(BoundedModel):
     file_size: int | None = Field(default=None, ge=0, le=2**53)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     job_id: str | None = None
-    metadata: dict[str, MetadataValue] = Field(default_factory=dict, max_length=50)
+    metadata: Metadata = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
 
     @field_validator("uri")
@@ -85,12 +93,6 @@ class SourceDoc(BoundedModel):
             raise ValueError("uri must be gs://bucket/object, s3://bucket/key or an http(s) URL")
         return value
 
-    @field_validator("metadata")
-    @classmethod
-    def _small_metadata(cls, value: dict[str, MetadataValue]) -> dict[str, MetadataValue]:
-        if any(len(k) > 100 or not k for k in value):
-            raise ValueError("metadata keys have 1-100 characters")
-        return small_json(value, max_bytes=MAX_METADATA_BYTES, what="metadata")
 
 
 class ReviewStatus(str, Enum):
@@ -132,13 +134,6 @@ class Review(BoundedModel):
     reviewed_by: Identity | None = None
     reviewed_at: datetime = Field(default_factory=utcnow)
     version: int = Field(default=1, ge=1, le=2**53)
-
-    @field_validator("reviewed_by")
-    @classmethod
-    def _few_names(cls, value):
-        if isinstance(value, dict) and len(value) > 20:
-            raise ValueError("an identity object holds at most 20 names")
-        return value
 
     def change(self, status: ReviewStatus) -> None:
         """Move to `status` (or stay).

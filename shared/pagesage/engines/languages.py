@@ -33,7 +33,7 @@ def parse_spec(spec: str, installed: set[str]) -> str:
     for part in spec.split("+"):
         name = part.strip().removeprefix("script/")
         if not _MODEL_NAME.match(name):
-            raise InvalidLanguage(f"malformed language {part!r} in {spec!r}")
+            raise InvalidLanguage(f"malformed language {part[:100]!r}: a model name is letters, digits, `_` and `-`")
         if name not in installed or name == "osd":
             have = ", ".join(sorted(installed - {"osd"}))
             raise InvalidLanguage(f"language model {name!r} is not installed (installed: {have})")

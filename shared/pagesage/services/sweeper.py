@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from pydantic import BaseModel, Field
 
 from pagesage.config import Settings
 from pagesage.domain.jobs import Job, JobErrorCode, JobStatus
@@ -38,13 +39,12 @@ BATCH = 100
 """Stalled jobs read per store query."""
 
 
-@dataclass
-class SweepReport:
+class SweepResult(BaseModel):
     """What one sweep did: job ids re-queued, and job ids given up (failed or finished with
-    their pages marked failed)."""
+    their pages marked failed); the body `POST /sweep` answers with."""
 
-    requeued: list[str] = field(default_factory=list)
-    given_up: list[str] = field(default_factory=list)
+    requeued: list[str] = Field(default_factory=list)
+    given_up: list[str] = Field(default_factory=list)
 
 
 class _Moved(Exception):
@@ -52,13 +52,13 @@ class _Moved(Exception):
 
 
 def sweep(*, store: Store, blobs: BlobStore, queue: TaskQueue, settings: Settings, now: datetime,
-          recover: bool = False) -> SweepReport:
+          recover: bool = False) -> SweepResult:
     """Re-queue or give up every stalled job (see the module docstring); `recover` treats every
     unfinished job as stalled and releases its pages' leases first. Returns what it did.
 
     Raises whatever the store or queue raises (the next sweep tries again).
     """
-    report = SweepReport()
+    report = SweepResult()
     before = now if recover else now - timedelta(seconds=settings.stall_seconds)
     seen: set[str] = set()
     while True:
@@ -80,7 +80,7 @@ def sweep(*, store: Store, blobs: BlobStore, queue: TaskQueue, settings: Setting
             return report
 
 
-def recover(*, store: Store, blobs: BlobStore, queue: TaskQueue, settings: Settings, now: datetime) -> SweepReport:
+def recover(*, store: Store, blobs: BlobStore, queue: TaskQueue, settings: Settings, now: datetime) -> SweepResult:
     """Start-up of the embedded backend: delete the temporary files a killed process left under
     `settings.work_dir`, then `sweep` with `recover` (every unfinished job queued again, its
     leases released). Returns the sweep's report."""
