@@ -30,8 +30,10 @@ class LiveServer:
         self.data_dir = Path(data_dir)
         self.port = port or emulators.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "PAGESAGE_DATA_DIR": str(self.data_dir), "PAGESAGE_RATE_LIMIT": "0",
-                    "PAGESAGE_WORKERS": "1", **(env or {})}
+        inherited = {k: v for k, v in os.environ.items()  # hermetic: no setting of the test process leaks in
+                     if not k.startswith(("PAGESAGE_", "FIRESTORE_", "STORAGE_EMULATOR", "CLOUD_TASKS_")) and k != "PORT"}
+        self.env = {**inherited, "PAGESAGE_DATA_DIR": str(self.data_dir), "PAGESAGE_RATE_LIMIT": "0",
+                    "PAGESAGE_WORKERS": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process: subprocess.Popen | None = None
         self.ready_at = 0.0
         self.log = self.data_dir.parent / f"serve-{self.port}.log"
@@ -40,8 +42,11 @@ class LiveServer:
         """Start the process and wait until it answers. Raises `RuntimeError` if it does not."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([str(PAGESAGE), "serve", "--port", str(self.port)], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen([str(PAGESAGE), "serve", "--port", str(self.port)], env=self.env, cwd=self.data_dir,
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True,
+                                            # a shell that runs pytest in the background ignores SIGINT; the server must not
+                                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -25,15 +25,12 @@ import hashlib
 import http.client
 import io
 import json
-import os
 import re
 import shutil
-import signal
 import socket
 import sqlite3
 import struct
 import subprocess
-import sys
 import time
 import unicodedata
 import zlib
@@ -46,6 +43,7 @@ from typing import Callable, Iterator
 import httpx
 import pytest
 from conftest import REPO, SAMPLES
+from servers import LiveServer
 from lxml import etree
 from markdown_it import MarkdownIt
 from PIL import Image, ImageDraw, ImageFont
@@ -175,64 +173,17 @@ class Server:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _pagesage_command() -> Path:
-    beside = Path(sys.executable).with_name("pagesage")
-    return beside if beside.exists() else REPO / ".venv" / "bin" / "pagesage"
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
     """`pagesage serve` on a free loopback port, in a subprocess, for the whole module."""
-    root = tmp_path_factory.mktemp("hostile")
-    data_dir = root / "data"
-    log_path = root / "server.log"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PAGESAGE_", "FIRESTORE_", "STORAGE_EMULATOR", "CLOUD_TASKS_")) and k != "PORT"}
-    env.update(PAGESAGE_DATA_DIR=str(data_dir), PAGESAGE_RATE_LIMIT="0", PAGESAGE_WORKERS="1",
-               PAGESAGE_MEMORY_BYTES=str(MEMORY_BYTES), PYTHONUNBUFFERED="1")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(_pagesage_command()), "serve", "--port", str(port)], cwd=root, env=env, stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            # a shell that started pytest in the background may ignore SIGINT; the server must not
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=url, timeout=httpx.Timeout(60.0, connect=5.0))
-    srv = Server(url=url, port=port, data_dir=data_dir, log_path=log_path, process=process, http=client)
+    live = LiveServer(tmp_path_factory.mktemp("hostile") / "data", env={"PAGESAGE_MEMORY_BYTES": str(MEMORY_BYTES)})
+    live.start(timeout=60)
+    client = httpx.Client(base_url=live.url, timeout=httpx.Timeout(60.0, connect=5.0))
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"pagesage serve exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-            try:
-                if client.get(f"/status/{UNKNOWN_JOB}").status_code == 404:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"pagesage serve did not answer within 60 s: {log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield srv
+        yield Server(url=live.url, port=live.port, data_dir=live.data_dir, log_path=live.log, process=live.process, http=client)
     finally:
         client.close()
-        for sig, grace in ((signal.SIGINT, 20), (signal.SIGTERM, 10)):
-            if process.poll() is None:
-                process.send_signal(sig)
-                try:
-                    process.wait(grace)
-                except subprocess.TimeoutExpired:
-                    continue
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        live.stop()
 
 
 # -- assertions ------------------------------------------------------------------------------
