@@ -1,9 +1,12 @@
-"""The local stack: every HTTP function of `functions/` mounted in one WSGI app.
+"""The local stack: every HTTP function of `functions/` mounted in one WSGI app, served by
+waitress.
 
-`POST /upload`, `GET /status/<job_id>`, `GET /result/<job_id>`, `POST /ocr`, `GET /costs` — the
-paths the functions have in production, so a client needs only a base URL — and `GET
-/api/v1/costs`, the cost API's path in the issue. Each function is loaded once, with
-functions-framework's own `create_app`, exactly as its Cloud Function runtime loads it.
+`POST /upload`, `GET /status/<job_id>`, `GET /result/<job_id>`, `POST /ocr`, `POST /sweep`,
+`GET /costs` — the paths the functions have in production, so a client needs only a base URL —
+`GET /api/v1/costs` and the provenance API under `/api/v1/ocr`. Each function is loaded once,
+with functions-framework's own `create_app`, exactly as its Cloud Function runtime loads it.
+Every answer is JSON, waitress's own refusals included (`_JsonErrorTask`); `serving` runs and
+stops the server from one thread; `start_maintenance` recovers, sweeps and purges.
 """
 
 from __future__ import annotations

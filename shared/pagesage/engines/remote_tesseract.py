@@ -167,7 +167,8 @@ class RemoteTesseractEngine:
         try:
             output = EngineOutput.model_validate(self._json(response))
         except ValueError as exc:
-            raise EngineError(f"unreadable recognition from {self.base_url}: {exc}") from exc
+            log.warning("unreadable recognition from %s: %s", self.base_url, exc)
+            raise EngineError("the Tesseract service answered with an unreadable recognition") from exc
         return RemoteEngineOutput(words=output.words, seconds=output.seconds, round_trip_seconds=round_trip)
 
     def hocr(self, image: Path, *, languages: str, dpi: int, psm: int) -> tuple[bytes, float]:
@@ -201,7 +202,7 @@ class RemoteTesseractEngine:
         data = image.read_bytes()
         fmt = detect_format(data[:MAGIC_BYTES_NEEDED])
         if fmt is None or not fmt.value.startswith("image/"):
-            raise EngineError(f"{image.name} is not a PNG, JPEG or TIFF image")
+            raise EngineError("the page image is not a PNG, JPEG or TIFF image")
         started = 0.0
 
         def attempt() -> httpx.Response:
@@ -232,9 +233,10 @@ class RemoteTesseractEngine:
         try:
             response = self._http.request(method, url, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
-            raise TransientError(f"{method} {url} timed out after {self.timeout:g} s: {type(exc).__name__}") from exc
+            raise TransientError(f"the Tesseract service timed out after {self.timeout:g} s ({method} {path})") from exc
         except httpx.TransportError as exc:
-            raise TransientError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from exc
+            log.warning("%s %s failed: %r", method, url, exc)  # a message a client may see names no address
+            raise TransientError(f"the Tesseract service could not be reached ({method} {path}: {type(exc).__name__})") from exc
         if response.is_success:
             return response
         raise _error_for(response)
@@ -244,9 +246,9 @@ class RemoteTesseractEngine:
         try:
             body = response.json()
         except ValueError as exc:
-            raise EngineError(f"{response.request.url} answered {response.status_code} without JSON") from exc
+            raise EngineError(f"the Tesseract service answered {response.status_code} without JSON") from exc
         if not isinstance(body, dict):
-            raise EngineError(f"{response.request.url} answered a JSON {type(body).__name__}, not an object")
+            raise EngineError(f"the Tesseract service answered a JSON {type(body).__name__}, not an object")
         return body
 
     @staticmethod
