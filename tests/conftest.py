@@ -84,6 +84,17 @@ def wait_finished(http, job_id: str, timeout: float = 300.0) -> dict:
         time.sleep(0.2)
 
 
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+    """Call `predicate()` every `interval` seconds until it returns something true, and return
+    that; `AssertionError` "<what> after <timeout> s" once `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} after {timeout:g} s")
+        time.sleep(interval)
+    return value
+
+
 def hocr_spec_errors(path: Path) -> list[str]:
     """`[ERROR]` lines of `hocr-spec --profile standard` on a file."""
     tool = Path(sys.executable).with_name("hocr-spec")

@@ -38,7 +38,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _tcp_open(port: int) -> bool:
+def port_open(port: int) -> bool:
+    """True while something accepts TCP connections on 127.0.0.1:`port`."""
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -69,7 +70,7 @@ class Emulator:
 
     def __init__(self, name: str, argv: list[str], port: int, ready: Callable[[], bool] | None = None) -> None:
         self.name, self.argv, self.port = name, argv, port
-        self.ready = ready or (lambda: _tcp_open(port))
+        self.ready = ready or (lambda: port_open(port))
         self.process: subprocess.Popen | None = None
         self.log = Path(tempfile.mkstemp(prefix=f"pagesage-{name}-", suffix=".log")[1])
 

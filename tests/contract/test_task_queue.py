@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 import uuid
 from collections import Counter
 from concurrent import futures
@@ -424,12 +423,10 @@ def test_a_transient_error_is_retried_then_raised_as_transient(refusing, code):
     server = refusing([code])
     queue = CloudTasksQueue(server.client(), QUEUE, worker_url="http://127.0.0.1/ocr", retry=FAST_RETRY)
 
-    started = time.monotonic()
     with pytest.raises(TransientError) as raised:
         queue.enqueue(page(1))
-    assert time.monotonic() - started < 5
     assert raised.value.retryable and raised.value.http_status == 503
-    assert len(server.requests) >= 2
+    assert 2 <= len(server.requests) < 200  # retried, and given up at the retry's deadline, not forever
 
 
 @pytest.mark.parametrize("code", [grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND])

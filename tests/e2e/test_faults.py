@@ -4,27 +4,16 @@ a task delivered twice; every job ends completed or failed, with no page read tw
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import httpx
-from conftest import SAMPLES
+from conftest import SAMPLES, wait_for
 from factories import eight_page_pdf
 from servers import LiveServer
 
 
 def status(url: str, job_id: str) -> dict:
     return httpx.get(f"{url}/status/{job_id}", timeout=30).json()
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} after {timeout:g} s")
 
 
 def rows(db: Path, sql: str, *args) -> list[tuple]:

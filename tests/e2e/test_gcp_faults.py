@@ -6,13 +6,15 @@ production) and a page's lease lasts 8 s, so a dead worker's page is taken over 
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, wait_for
 from google.cloud.firestore_v1.base_query import FieldFilter
 from factories import eight_page_pdf
 from servers import LiveServer
@@ -23,7 +25,9 @@ from pagesage.adapters.firestore_store import firestore_client
 
 class RestartableFirestore:
     """A Firestore emulator of this module's own, on a fixed port, that can be restarted with
-    its data: exported over its REST API, stopped, started again importing the export."""
+    its data: exported over its REST API, stopped, started again importing the export. (The
+    export is not a snapshot of one instant: whoever writes must be paused meanwhile, as a real
+    Firestore keeps every write it acknowledged.)"""
 
     def __init__(self, folder: Path) -> None:
         self.port = emulators.free_port()
@@ -46,6 +50,7 @@ class RestartableFirestore:
                          "export_directory": str(export)}).raise_for_status()
         down = time.monotonic()
         self.emulator.stop()
+        wait_for(lambda: not emulators.port_open(self.port), 30, "the old emulator still holds its port", interval=0.05)
         (metadata,) = export.glob("*/*.overall_export_metadata")
         self.start(import_from=metadata)
         return time.monotonic() - down
@@ -100,13 +105,12 @@ def statuses(url: str, job_ids: list[str]) -> dict[str, dict]:
 
 
 def wait_all_finished(url: str, job_ids: list[str], timeout: float = 300) -> dict[str, dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def finished() -> dict[str, dict] | None:
         now = statuses(url, job_ids)
-        if len(now) == len(job_ids) and all(s["status"] in ("completed", "failed") for s in now.values()):
-            return now
-        time.sleep(0.5)
-    raise AssertionError(f"jobs not finished after {timeout:g} s: {statuses(url, job_ids)}")
+        done = len(now) == len(job_ids) and all(s["status"] in ("completed", "failed") for s in now.values())
+        return now if done else None
+
+    return wait_for(finished, timeout, "jobs not finished", interval=0.5)
 
 
 def assert_nothing_twice(firestore_port: int, job_id: str, pages: int) -> None:
@@ -121,10 +125,8 @@ def test_a_gcp_server_killed_mid_page_finishes_the_job_after_a_restart(gcp_serve
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{firestore_own.port}")
     server = gcp_server.start()
     job_id = upload(server.url, eight_page_pdf(tmp_path / "eight.pdf"), "application/pdf")
-    deadline = time.monotonic() + 300
-    while statuses(server.url, [job_id]).get(job_id, {}).get("progress", {}).get("pages_done", 0) < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for(lambda: statuses(server.url, [job_id]).get(job_id, {}).get("progress", {}).get("pages_done", 0) >= 2, 300,
+             "2 pages not done", interval=0.1)
     server.kill()  # Cloud Tasks' deliveries in flight fail, and it gives up on them
     time.sleep(1)
     server.start()
@@ -141,11 +143,15 @@ def test_jobs_survive_a_firestore_restart_under_load(gcp_server, firestore_own, 
             upload(server.url, SAMPLES / "tesseract-testing-2pages.pdf", "application/pdf"): 2,
             upload(server.url, SAMPLES / "alice_1.png", "image/png"): 1}
     time.sleep(1.5)  # under way
-    down = firestore_own.restart()
+    os.killpg(server.process.pid, signal.SIGSTOP)  # what the emulator acknowledged is what its export holds
+    try:
+        down = firestore_own.restart()
+    finally:
+        os.killpg(server.process.pid, signal.SIGCONT)  # the server's connections now meet a new emulator
     assert down > 1
     final = wait_all_finished(server.url, list(jobs))
     for job_id, pages in jobs.items():
         assert final[job_id]["status"] == "completed", final[job_id]
-        assert final[job_id]["progress"]["pages_done"] == pages
+        assert final[job_id]["progress"]["pages_done"] == pages, final[job_id]
         assert_nothing_twice(firestore_own.port, job_id, pages)
     assert "Traceback" not in httpx.get(f"{server.url}/status/{'A' * 43}", timeout=30).text

@@ -31,7 +31,6 @@ import socket
 import sqlite3
 import struct
 import subprocess
-import time
 import unicodedata
 import zlib
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from typing import Callable, Iterator
 
 import httpx
 import pytest
-from conftest import REPO, SAMPLES
+from conftest import REPO, SAMPLES, wait_for
 from servers import LiveServer
 from lxml import etree
 from markdown_it import MarkdownIt
@@ -119,15 +118,13 @@ class Server:
 
     def wait(self, job_id: str, timeout: float = 120.0) -> dict:
         """Poll /status until the job completed or failed; the last status body."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def finished() -> dict | None:
             reply = self.request("GET", f"/status/{job_id}")
             assert reply.status == 200, reply.body[:200]
             status = reply.json()
-            if status["status"] in ("completed", "failed"):
-                return status
-            assert time.monotonic() < deadline, f"job {job_id} still {status['status']} after {timeout} s: {status}"
-            time.sleep(0.1)
+            return status if status["status"] in ("completed", "failed") else None
+
+        return wait_for(finished, timeout, f"job {job_id} unfinished", interval=0.1)
 
     def submit(self, data: bytes, name: str, content_type: str, **fields) -> tuple[str, dict]:
         """Upload, expect 202, wait for the job: (job id, final status)."""

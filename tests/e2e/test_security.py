@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, SAMPLES
+from conftest import REPO, SAMPLES, wait_for
 from servers import LiveServer
 
 from pagesage import emulators
@@ -35,14 +34,15 @@ def status_function(tmp_path):
                                 f"--port={port}", "--host=127.0.0.1"], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def answers() -> bool:
+        assert process.poll() is None, "functions-framework exited"
         try:
-            httpx.get(f"{url}/ready", timeout=1)
-            break
+            return httpx.get(f"{url}/ready", timeout=1).status_code == 404
         except httpx.HTTPError:
-            assert time.monotonic() < deadline and process.poll() is None, "functions-framework did not start"
-            time.sleep(0.1)
+            return False
+
+    wait_for(answers, 30, "functions-framework did not answer", interval=0.1)
     yield url
     process.terminate()
     process.wait(10)

@@ -16,7 +16,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 import waitress
-from conftest import REPO, SAMPLES, locked_pins
+from conftest import REPO, SAMPLES, locked_pins, wait_for
 from conftest import normalized_name as _norm
 from dockerfile_parse import DockerfileParser
 from lxml import html as lxml_html
@@ -279,11 +278,10 @@ def test_a_503_answered_once_is_retried(remote, front, local):
 def test_429_until_the_deadline_is_transient(url, front):
     front.script = [429] * 1000
     with RemoteTesseractEngine(url, timeout=30, retry_initial=0.05, retry_deadline=0.6) as engine:
-        started = time.monotonic()
         with pytest.raises(TransientError) as failed:
             engine.recognize(ALICE, languages="eng", dpi=300, psm=3)
-    assert failed.value.retryable and time.monotonic() - started < 5
-    assert len(front.seen) >= 3
+    assert failed.value.retryable
+    assert 3 <= len(front.seen) < 100  # retried, and given up at the deadline, not after the 1,000 429s
 
 
 def test_other_5xx_are_transient_without_retry(remote, front):
@@ -360,14 +358,14 @@ def test_the_images_command_serves_on_port_from_the_environment(local):
         process = subprocess.Popen([sys.executable, "app.py"], cwd=CONTAINER, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            deadline = time.monotonic() + 20
-            while True:
+            def healthy():
+                assert process.poll() is None, process.stderr.read().decode()
                 try:
-                    health = httpx.get(f"{base}/health", timeout=2)
-                    break
+                    return httpx.get(f"{base}/health", timeout=2)
                 except httpx.TransportError:
-                    assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()
-                    time.sleep(0.1)
+                    return None
+
+            health = wait_for(healthy, 20, "the container did not answer", interval=0.1)
             assert health.json() == {"engine": "tesseract", "version": local.version(),
                                      "languages": sorted(local.installed_languages())}
         finally:

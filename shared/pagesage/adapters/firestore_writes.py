@@ -88,11 +88,12 @@ def retry_unless_gone(error, writer) -> bool:
 
 
 class translated:
-    """Map Google API errors that a retry may cure (unavailable, deadline, contention,
-    quota) to `TransientError`; other errors pass through."""
+    """Map Google API errors that a retry may cure (unavailable, deadline, contention, quota,
+    an unknown gRPC failure such as a reset connection, the client library's own retry giving
+    up) to `TransientError`; other errors pass through."""
 
     _TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.Aborted, gexc.TooManyRequests,
-                  gexc.InternalServerError)
+                  gexc.InternalServerError, gexc.Unknown, gexc.RetryError)
 
     def __enter__(self) -> None:
         return None
