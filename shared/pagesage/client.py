@@ -10,6 +10,7 @@ import mimetypes
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
@@ -34,14 +35,17 @@ class PageSageClient:
             in Google Cloud, or the server's `PAGESAGE_API_TOKEN`.
         costs_path: path of the cost API: `/api/v1/costs` (the local stack); a Cloud Functions
             deployment serves it at `/costs`.
+        sleep: how the client waits, seconds (between requests, and out a 429's Retry-After).
     """
 
     def __init__(self, base_url: str, *, min_interval: float = 0.75, max_retries: int = 5, timeout: float = 120.0,
-                 token: str | None = None, costs_path: str = "/api/v1/costs") -> None:
+                 token: str | None = None, costs_path: str = "/api/v1/costs",
+                 sleep: Callable[[float], object] = time.sleep) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
         self.costs_path = costs_path
         self._min_interval = min_interval
+        self._sleep = sleep
         self._max_retries = max_retries
         self._next_slot = 0.0
         self._lock = threading.Lock()
@@ -123,7 +127,7 @@ class PageSageClient:
             wait = self._next_slot - now
             self._next_slot = max(now, self._next_slot) + self._min_interval
         if wait > 0:
-            time.sleep(wait)
+            self._sleep(wait)
 
     def _hold(self, seconds: float) -> None:
         with self._lock:
