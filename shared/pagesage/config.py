@@ -48,6 +48,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pagesage.domain.limits import max_page_pixels
+
 
 class Settings(BaseSettings):
     """PageSage configuration; see the module docstring for each variable."""
@@ -89,8 +91,6 @@ class Settings(BaseSettings):
     def max_page_pixels(self) -> int:
         """Most pixels of one page (`pagesage.domain.limits.max_page_pixels`), from
         `memory_bytes` or, unset, the memory this machine or container has (`detect_memory_bytes`)."""
-        from pagesage.domain.limits import max_page_pixels
-
         return max_page_pixels(self.memory_bytes or detect_memory_bytes(), self.workers)
 
     @property
@@ -103,9 +103,9 @@ class Settings(BaseSettings):
     @property
     def work_dir(self) -> Path | None:
         """Where temporary files go (an upload being spooled, a page being rendered): under the
-        data folder on the local backend, so that `services.sweeper.recover` can clear what a
-        killed process left; the system's temporary folder (None) on `gcp`, where an instance's
-        /tmp goes with it."""
+        data folder on the local backend (made when missing: one `stat` against a page's second
+        of work), so that `services.sweeper.recover` can clear what a killed process left; the
+        system's temporary folder (None) on `gcp`, where an instance's /tmp goes with it."""
         if self.backend != "local":
             return None
         path = self.data_dir / "tmp"
@@ -115,7 +115,9 @@ class Settings(BaseSettings):
     @property
     def api_token_value(self) -> str | None:
         """The operator API token in clear, None when unset or empty."""
-        return self.api_token.get_secret_value() or None if self.api_token else None
+        if self.api_token is None:
+            return None
+        return self.api_token.get_secret_value() or None
 
     @property
     def worker_url(self) -> str:

@@ -6,7 +6,6 @@
     │   ├── ContentTypeMismatch        400 content_type_mismatch
     │   ├── InvalidLanguage            400 invalid_language
     │   ├── ValidationFailed           422 validation_failed (`field`: the JSON path)
-    │   │   └── ImageTooLarge          422 image_too_large
     │   ├── FileTooLarge               413 file_too_large
     │   └── UnsupportedFormat          415 invalid_format
     ├── Unauthorized                   401 unauthorized
@@ -76,12 +75,6 @@ class ValidationFailed(InputError):
     def __init__(self, detail: str, *, field: str | None = None, error_code: str | None = None) -> None:
         super().__init__(detail, error_code=error_code)
         self.field = field
-
-
-class ImageTooLarge(ValidationFailed):
-    """An image with more pixels than this server can decode in its memory (`pagesage.limits`)."""
-
-    error_code = "image_too_large"
 
 
 def json_path(loc: tuple) -> str:

@@ -86,7 +86,7 @@ class Store(Protocol):
 
     def claim_page(self, page_id: str, owner: str, until: datetime, now: datetime) -> bool:
         """Take the lease of a pending page for `owner` until `until`, atomically, when
-        `domain.pages.page_claimable` allows it; False (and no change) otherwise: another
+        `Page.claimable_by` allows it; False (and no change) otherwise: another
         worker holds it, or it finished. Raises `NotFound`."""
 
     def release_page(self, page_id: str, owner: str | None = None) -> None:

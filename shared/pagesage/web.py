@@ -65,11 +65,12 @@ def endpoint(*methods: str, rate_limited: bool = True,
     """
     _answer_json_on_the_app()
 
+    allow = methods + (("HEAD",) if "GET" in methods and "HEAD" not in methods else ())
+
     def wrap(body: Handler) -> Callable[[flask.Request], flask.Response]:
         @functools.wraps(body)
         def handle(request: flask.Request) -> flask.Response:
             try:
-                allow = methods + (("HEAD",) if "GET" in methods and "HEAD" not in methods else ())
                 if ANY_METHOD not in methods and request.method not in allow:
                     raise MethodNotAllowedError(f"method {request.method} not allowed", allow=allow)
                 services = bootstrap.services()

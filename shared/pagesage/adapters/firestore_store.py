@@ -66,7 +66,7 @@ from pagesage.adapters.firestore_writes import (
 from pagesage.adapters.records import checked_dict
 from pagesage.adapters.token_chunks import token_chunks, tokens_of_chunk
 from pagesage.domain.jobs import RESULT_TTL, Job, utcnow
-from pagesage.domain.pages import CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query, new_id, page_claimable
+from pagesage.domain.pages import CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query, new_id
 from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest, check_review_target
 from pagesage.errors import InputError, InvalidTransition, NotFound
 
@@ -356,9 +356,8 @@ class FirestoreStore:
             if Page.model_validate(data).status is not PageStatus.PENDING:
                 return False
             counter = "pages_done" if page.status is PageStatus.DONE else "pages_failed"
-            finished = page.model_copy(update={"lease_until": None, "lease_owner": None})
             batch = self.client.batch()
-            batch.update(page_ref, _doc(finished, data.get("expire_at")),
+            batch.update(page_ref, _doc(page.unleased(), data.get("expire_at")),
                          option=self.client.write_option(last_update_time=snap.update_time))
             batch.update(job_ref, {counter: firestore.Increment(1), "updated_at": self._clock()})
             batch.commit()
@@ -380,10 +379,10 @@ class FirestoreStore:
             if data is None:
                 raise NotFound("no such page")
             page = Page.model_validate(data)
-            if not page_claimable(page, owner, now):
+            if not page.claimable_by(owner, now):
                 return False
-            claimed = page.model_copy(update={"lease_until": until, "lease_owner": owner})
-            ref.update(_doc(claimed, data.get("expire_at")), option=self.client.write_option(last_update_time=snap.update_time))
+            ref.update(_doc(page.leased_to(owner, until), data.get("expire_at")),
+                       option=self.client.write_option(last_update_time=snap.update_time))
             return True
 
         with translated():
@@ -395,9 +394,10 @@ class FirestoreStore:
         def attempt() -> None:
             snap = ref.get()
             data = snap.to_dict()
-            if data is None or data.get("lease_owner") is None or owner not in (None, data["lease_owner"]):
+            page = Page.model_validate(data) if data else None
+            if page is None or page.lease_owner is None or owner not in (None, page.lease_owner):
                 return
-            ref.update({"lease_until": None, "lease_owner": None}, option=self.client.write_option(last_update_time=snap.update_time))
+            ref.update(_doc(page.unleased(), data.get("expire_at")), option=self.client.write_option(last_update_time=snap.update_time))
 
         with translated():
             try:

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Literal, Sequence
 from pagesage.adapters.cursors import decode_cursor, encode_cursor
 from pagesage.adapters.records import checked_json
 from pagesage.domain.jobs import Job, utcnow
-from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query, page_claimable
+from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query
 from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest, check_review_target
 from pagesage.errors import InputError, InvalidTransition, NotFound
 
@@ -255,32 +255,25 @@ class SqliteStore:
                 job.pages_done += 1
             else:
                 job.pages_failed += 1
-            finished = page.model_copy(update={"lease_until": None, "lease_owner": None})
-            db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (checked_json(finished), page.page_id))
+            _update_page(db, page.unleased())
             self._write_job(db, job)
         return job, True
 
     def claim_page(self, page_id: str, owner: str, until: datetime, now: datetime) -> bool:
         with self._transaction() as db:
-            row = db.execute("SELECT doc FROM doc_pages WHERE page_id = ?", (page_id,)).fetchone()
-            if row is None:
+            page = _read_page(db, page_id)
+            if page is None:
                 raise NotFound("no such page")
-            page = Page.model_validate_json(row[0])
-            if not page_claimable(page, owner, now):
+            if not page.claimable_by(owner, now):
                 return False
-            claimed = page.model_copy(update={"lease_until": until, "lease_owner": owner})
-            db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (checked_json(claimed), page_id))
+            _update_page(db, page.leased_to(owner, until))
         return True
 
     def release_page(self, page_id: str, owner: str | None = None) -> None:
         with self._transaction() as db:
-            row = db.execute("SELECT doc FROM doc_pages WHERE page_id = ?", (page_id,)).fetchone()
-            if row is None:
-                return
-            page = Page.model_validate_json(row[0])
-            if page.lease_owner is not None and owner in (None, page.lease_owner):
-                released = page.model_copy(update={"lease_until": None, "lease_owner": None})
-                db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (checked_json(released), page_id))
+            page = _read_page(db, page_id)
+            if page is not None and page.lease_owner is not None and owner in (None, page.lease_owner):
+                _update_page(db, page.unleased())
 
     # -- runs and results ----------------------------------------------------------------
     def put_run(self, run: Run) -> None:
@@ -444,6 +437,15 @@ def _put_pages(db: sqlite3.Connection, pages: Sequence[Page]) -> None:
         "INSERT OR REPLACE INTO doc_pages (page_id, source_doc_id, job_id, page_no, doc) VALUES (?, ?, ?, ?, ?)",
         [(p.page_id, p.source_doc_id, p.job_id, p.page_no, checked_json(p)) for p in pages],
     )
+
+
+def _read_page(db: sqlite3.Connection, page_id: str) -> Page | None:
+    row = db.execute("SELECT doc FROM doc_pages WHERE page_id = ?", (page_id,)).fetchone()
+    return Page.model_validate_json(row[0]) if row else None
+
+
+def _update_page(db: sqlite3.Connection, page: Page) -> None:
+    db.execute("UPDATE doc_pages SET doc = ? WHERE page_id = ?", (checked_json(page), page.page_id))
 
 
 def _insert_tokens(db: sqlite3.Connection, page_result_id: str, tokens: list[Token]) -> None:

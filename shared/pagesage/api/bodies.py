@@ -34,7 +34,7 @@ MAX_LINKS = 10_000
 
 
 class _Strict(BoundedModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid")  # and BoundedModel's: finite floats
 
 
 class TokenIn(_Strict):

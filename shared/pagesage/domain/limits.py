@@ -36,6 +36,9 @@ MAX_ORDINAL = 10_000_000
 MAX_DPI = 10_000
 """Largest resolution, dots per inch."""
 
+MAX_EXACT_INTEGER = 2**53
+"""Largest integer magnitude JSON numbers carry exactly everywhere (RFC 8259 §6)."""
+
 MAX_OPTION_TEXT = 10_000
 """Longest text value in free-form options and metadata, code points."""
 
@@ -58,6 +61,9 @@ PositivePixels = Annotated[int, Field(ge=1, le=MAX_COORDINATE)]
 Ordinal = Annotated[int, Field(ge=0, le=MAX_ORDINAL)]
 """A 0-based ordinal or a count."""
 
+Area = Annotated[int, Field(ge=0, le=MAX_COORDINATE**2)]
+"""A pixel area (a page's, estimated before rendering)."""
+
 PageNo = Annotated[int, Field(ge=1, le=MAX_ORDINAL)]
 """A 1-based page number."""
 
@@ -67,8 +73,6 @@ Dpi = Annotated[int, Field(ge=1, le=MAX_DPI)]
 OptionText = Annotated[str, Field(max_length=MAX_OPTION_TEXT)]
 """A text value of options or metadata."""
 
-MAX_EXACT_INTEGER = 2**53
-"""Largest integer magnitude JSON numbers carry exactly everywhere (RFC 8259 §6)."""
 
 
 class BoundedModel(BaseModel):
@@ -159,18 +163,24 @@ def is_unsafe_char(char: str, *, newlines: bool = False) -> bool:
     return category in ("Cc", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
-def _clean_line(value: str) -> str:
-    bad = next((c for c in value if is_unsafe_char(c)), None)
+def checked_text(value: str, *, newlines: bool = False) -> str:
+    """`value` unchanged when no character of it `is_unsafe_char`.
+
+    Raises:
+        ValueError: naming the first unsafe character's code point.
+    """
+    bad = next((c for c in value if is_unsafe_char(c, newlines=newlines)), None)
     if bad is not None:
         raise ValueError(f"must not contain the control or format character U+{ord(bad):04X}")
     return value
+
+
+def _clean_line(value: str) -> str:
+    return checked_text(value)
 
 
 def _clean_text(value: str) -> str:
-    bad = next((c for c in value if is_unsafe_char(c, newlines=True)), None)
-    if bad is not None:
-        raise ValueError(f"must not contain the control or format character U+{ord(bad):04X}")
-    return value
+    return checked_text(value, newlines=True)
 
 
 LineText = Annotated[str, AfterValidator(_clean_line)]

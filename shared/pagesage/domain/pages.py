@@ -22,6 +22,7 @@ from pydantic import Field, computed_field, field_validator, model_validator
 from pagesage.domain.jobs import random_id, utcnow
 from pagesage.domain.limits import (
     MAX_OPTIONS_BYTES,
+    Area,
     BoundedModel,
     Dpi,
     LineText,
@@ -34,10 +35,6 @@ from pagesage.domain.limits import (
     small_json,
 )
 from pagesage.errors import InputError
-
-
-MAX_SIZE_HINT = 10**12
-"""Largest estimated page area, pixels (a 1,000,000 x 1,000,000 page)."""
 
 
 def new_id() -> str:
@@ -172,7 +169,7 @@ class Page(BoundedModel):
     dpi: Dpi | None = None
     sha256: str | None = None
     image_key: str | None = None
-    size_hint: int = Field(default=0, ge=0, le=MAX_SIZE_HINT)
+    size_hint: Area = 0
     error_code: str | None = None
     error_message: str | None = None
     quality: QualityMetrics | None = None
@@ -185,14 +182,21 @@ class Page(BoundedModel):
         """`<source_doc_id>_p<page_no>`."""
         return page_id(self.source_doc_id, self.page_no)
 
+    def claimable_by(self, owner: str, now: datetime) -> bool:
+        """True when worker `owner` may claim the page to recognise it: the page is still
+        pending and holds no lease, or a lease that expired by `now`, or one `owner` itself
+        holds (a retry by the same delivery)."""
+        if self.status is not PageStatus.PENDING:
+            return False
+        return self.lease_until is None or self.lease_until <= now or self.lease_owner == owner
 
-def page_claimable(page: Page, owner: str, now: datetime) -> bool:
-    """True when a worker `owner` may claim `page` to recognise it: the page is still pending
-    and holds no lease, or a lease that expired by `now`, or one `owner` itself holds (a retry
-    by the same worker)."""
-    if page.status is not PageStatus.PENDING:
-        return False
-    return page.lease_until is None or page.lease_until <= now or page.lease_owner == owner
+    def leased_to(self, owner: str, until: datetime) -> "Page":
+        """A copy of the page held by `owner` until `until` (aware UTC)."""
+        return self.model_copy(update={"lease_until": until, "lease_owner": owner})
+
+    def unleased(self) -> "Page":
+        """A copy of the page that nobody holds."""
+        return self.model_copy(update={"lease_until": None, "lease_owner": None})
 
 
 class OsdResult(BoundedModel):

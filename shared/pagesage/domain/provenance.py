@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PlainValidator, WithJsonSchema, field_validator
 
 from pagesage.domain.jobs import utcnow
-from pagesage.domain.limits import BoundedModel, LineText, Metadata, MultilineText, Ordinal, is_unsafe_char
+from pagesage.domain.limits import MAX_EXACT_INTEGER, BoundedModel, LineText, Metadata, MultilineText, Ordinal, checked_text
 from pagesage.domain.pages import Token, new_id
 from pagesage.errors import InputError, InvalidTransition
 
@@ -32,9 +32,9 @@ URI_PATTERN = re.compile(r"(gs|s3)://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]/\S+|http
 
 def _identity(value: Any) -> str | dict[str, str]:
     def name(text: Any, limit: int, what: str) -> str:
-        if not isinstance(text, str) or not 1 <= len(text) <= limit or any(is_unsafe_char(c) for c in text):
-            raise ValueError(f"{what} must be text of 1-{limit} characters without control or format characters")
-        return text
+        if not isinstance(text, str) or not 1 <= len(text) <= limit:
+            raise ValueError(f"{what} must be text of 1-{limit} characters")
+        return checked_text(text)
 
     if isinstance(value, str):
         return name(value, 500, "a name")
@@ -80,7 +80,7 @@ class SourceDoc(BoundedModel):
     original_key: str | None = None
     file_name: LineText | None = Field(default=None, max_length=255)
     content_type: str | None = None
-    file_size: int | None = Field(default=None, ge=0, le=2**53)
+    file_size: int | None = Field(default=None, ge=0, le=MAX_EXACT_INTEGER)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     job_id: str | None = None
     metadata: Metadata = Field(default_factory=dict)
@@ -92,7 +92,6 @@ class SourceDoc(BoundedModel):
         if value is not None and not URI_PATTERN.fullmatch(value):
             raise ValueError("uri must be gs://bucket/object, s3://bucket/key or an http(s) URL")
         return value
-
 
 
 class ReviewStatus(str, Enum):
@@ -133,7 +132,7 @@ class Review(BoundedModel):
     review_note: MultilineText | None = Field(default=None, max_length=10_000)
     reviewed_by: Identity | None = None
     reviewed_at: datetime = Field(default_factory=utcnow)
-    version: int = Field(default=1, ge=1, le=2**53)
+    version: int = Field(default=1, ge=1, le=MAX_EXACT_INTEGER)
 
     def change(self, status: ReviewStatus) -> None:
         """Move to `status` (or stay).
