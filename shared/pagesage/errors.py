@@ -12,6 +12,9 @@
     ├── MethodNotAllowedError          405 method_not_allowed (`allow`: the methods there are)
     ├── NotFound                       404 not_found
     ├── InvalidTransition              409 invalid_transition
+    ├── Conflict                       409 conflict     (the stored state is not what the request was based on)
+    ├── PreconditionFailed             412 precondition_failed (`current`: the current version id)
+    ├── PreconditionRequired           428 precondition_required
     ├── JobNotFinished                 409 not_finished
     ├── JobFailed                      422 job_failed   (code replaced by the job's own error code)
     ├── RateLimited                    429 rate_limited
@@ -159,6 +162,34 @@ class InvalidTransition(PageSageError):
 
     http_status = 409
     error_code = "invalid_transition"
+
+
+class Conflict(PageSageError):
+    """The request was based on a state that is no longer stored, e.g. a text correction whose
+    `oldText` is not the box's current text (HTTP 409); nothing was changed."""
+
+    http_status = 409
+    error_code = "conflict"
+
+
+class PreconditionFailed(PageSageError):
+    """`If-Match` names a version that is no longer current (HTTP 412, RFC 9110 §13.1.1);
+    `current` is the current version id (the `ETag` to retry with). Nothing was changed."""
+
+    http_status = 412
+    error_code = "precondition_failed"
+
+    def __init__(self, detail: str, *, current: str) -> None:
+        super().__init__(detail)
+        self.current = current
+
+
+class PreconditionRequired(PageSageError):
+    """A write without `If-Match` (HTTP 428, RFC 6585 §3): every edit must name the version it
+    was based on, so that two editors cannot overwrite each other unknowingly."""
+
+    http_status = 428
+    error_code = "precondition_required"
 
 
 class JobNotFinished(PageSageError):

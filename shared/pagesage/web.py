@@ -28,7 +28,8 @@ from werkzeug.formparser import FormDataParser
 
 from pagesage import bootstrap
 from pagesage.bootstrap import Services
-from pagesage.errors import FileTooLarge, InputError, MethodNotAllowedError, PageSageError, Unauthorized, validation_failed
+from pagesage.errors import (FileTooLarge, InputError, MethodNotAllowedError, PageSageError, PreconditionFailed, Unauthorized,
+                             validation_failed)
 from pagesage.responses import ErrorResponse
 from pagesage.services.ratelimit import check_rate_limit
 
@@ -124,17 +125,18 @@ def http_error_response(exc: HTTPException) -> flask.Response:
                           status)
 
 
-def error_body(detail: str, error_code: str | None, *, job_status: str | None = None, field: str | None = None) -> bytes:
+def error_body(detail: str, error_code: str | None, *, job_status: str | None = None, field: str | None = None,
+               current_version: str | None = None) -> bytes:
     """The JSON bytes of an `ErrorResponse`."""
-    body = ErrorResponse(detail=detail, error_code=error_code, status=job_status, field=field)
+    body = ErrorResponse(detail=detail, error_code=error_code, status=job_status, field=field, current_version=current_version)
     return body.model_dump_json(exclude_none=True).encode()
 
 
 def error_response(detail: str, error_code: str | None, status: int, *, job_status: str | None = None,
-                   field: str | None = None) -> flask.Response:
+                   field: str | None = None, current_version: str | None = None) -> flask.Response:
     """A JSON `ErrorResponse` with `status`."""
-    return flask.Response(error_body(detail, error_code, job_status=job_status, field=field), status=status,
-                          mimetype="application/json")
+    return flask.Response(error_body(detail, error_code, job_status=job_status, field=field, current_version=current_version),
+                          status=status, mimetype="application/json")
 
 
 def json_response(model: BaseModel, status: int = 200) -> flask.Response:
@@ -251,7 +253,9 @@ def path_id(request: flask.Request) -> str:
 
 def _from_error(exc: PageSageError) -> flask.Response:
     response = error_response(exc.detail, exc.error_code, exc.http_status, job_status=getattr(exc, "status", None),
-                              field=getattr(exc, "field", None))
+                              field=getattr(exc, "field", None), current_version=getattr(exc, "current", None))
+    if isinstance(exc, PreconditionFailed):
+        response.headers["ETag"] = f'"{exc.current}"'
     if isinstance(exc, FileTooLarge):
         # functions-framework reads the rest of the request body after a response that is not
         # streamed (`read_request`), which raises again past the limit; a streamed one skips it
