@@ -443,6 +443,15 @@ class ReviewStatusChange(BookModel):
     after: ReviewStatus
 
 
+class BoxEditChange(BookModel):
+    """Several properties of one box changed at once: `before`/`after` hold those that did."""
+
+    action: Literal["edited"]
+    box_id: Id
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
 class RevertChange(BookModel):
     """The page was set back to the state of an earlier version."""
 
@@ -470,7 +479,7 @@ class OcrSuggestionChange(BookModel):
 
 ChangeDetails = Annotated[Union[CreateChange, MoveChange, ResizeChange, DeleteChange, RelabelChange, ReadingOrderChange,
                                 MergeChange, SplitChange, TextCorrectionChange, InlineReferenceChange,
-                                ReviewStatusChange, RevertChange, AutoFixChange, OcrSuggestionChange],
+                                ReviewStatusChange, BoxEditChange, RevertChange, AutoFixChange, OcrSuggestionChange],
                           Field(discriminator="action")]
 
 ChangeType = Literal["ai_generated", "manual_edit", "ocr_extraction", "text_correction", "box_created", "box_deleted",
