@@ -15,6 +15,9 @@ from typing import Callable
 from pagesage.adapters.inprocess_queue import InProcessQueue
 from pagesage.adapters.local_blobs import LocalBlobStore
 from pagesage.adapters.sqlite_store import SqliteStore
+from pagesage.book.adapters.sqlite_book import SqliteBookStore
+from pagesage.book.ports import BookStore
+from pagesage.book.services.ports import BookPorts
 from pagesage.config import Settings
 from pagesage.domain.jobs import utcnow
 from pagesage.engines.tesseract import TesseractEngine
@@ -30,14 +33,21 @@ back-off from 0.5 s doubling, they span 15.5 s (a store restarting, a lock held)
 
 @dataclass(frozen=True)
 class Services:
-    """The wired ports of one process; `clock` returns the current aware UTC time."""
+    """The wired ports of one process; `clock` returns the current aware UTC time. `book` is
+    the book layer's store (projects, page annotations, versions)."""
 
     settings: Settings
     store: Store
     blobs: BlobStore
     queue: TaskQueue
     engine: OcrEngine
+    book: BookStore
     clock: Callable[[], datetime] = field(default=utcnow)
+
+    @property
+    def book_ports(self) -> BookPorts:
+        """The ports the book layer's use cases take (it reads OCR through `store`)."""
+        return BookPorts(book=self.book, ocr=self.store, blobs=self.blobs, clock=self.clock)
 
     @property
     def worker(self) -> WorkerPorts:
@@ -47,7 +57,8 @@ class Services:
 
 
 def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | None = None,
-          engine: OcrEngine | None = None, clock: Callable[[], datetime] = utcnow) -> Services:
+          engine: OcrEngine | None = None, book: BookStore | None = None,
+          clock: Callable[[], datetime] = utcnow) -> Services:
     """Wire the adapters `settings.backend` selects: `local` (SQLite, folder, in-process queue)
     or `gcp` (Firestore, Cloud Storage, Cloud Tasks; the emulators when their variables are set).
 
@@ -59,12 +70,18 @@ def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | 
     holder: list[Services] = []  # the in-process queue's handler needs the services holding it
     if settings.backend == "gcp":
         store, blobs, queue = _gcp_adapters(settings, store, blobs, clock)
+        if book is None:
+            from pagesage.adapters.firestore_store import firestore_client
+            from pagesage.book.adapters.firestore_book import FirestoreBookStore
+
+            book = FirestoreBookStore(firestore_client(settings.gcp_project, settings.firestore_database), clock=clock)
     else:
+        book = book or SqliteBookStore(settings.data_dir / "pagesage.db", clock=clock)
         store = store or SqliteStore(settings.data_dir / "pagesage.db", clock=clock)
         blobs = blobs or LocalBlobStore(settings.data_dir / "blobs")
         queue = InProcessQueue(lambda task: handle_task(task, holder[0].worker), workers=settings.workers,
                                max_attempts=QUEUE_ATTEMPTS)
-    services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine, clock=clock)
+    services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine, book=book, clock=clock)
     holder.append(services)
     return services
 

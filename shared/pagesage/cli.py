@@ -9,6 +9,9 @@
     pagesage costs [--job J] [--since ISO] [--until ISO] [--group-by G] [--jsonl]
                                         summarize or export the cost log
     pagesage diff PAGE_ID RUN_A RUN_B    compare two runs' words on a page (CER, WER, changes)
+    pagesage project create --job ID    make a project of a finished job's OCR (boxes seeded)
+    pagesage project show|pages ID      a project's metadata, or its pages
+    pagesage validate PROJECT           validate every page; warning counts (--json: all)
     pagesage schemas --out schemas      write the JSON Schemas of the API's bodies
     pagesage docai-to-hocr DOC.json... -o OUT [--format F]
                                         convert saved Document AI output offline
@@ -62,7 +65,9 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="interface to listen on")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8080")), help="port (default $PORT or 8080)")
-def serve(host: str, port: int) -> None:
+@click.option("--user", envvar="PAGESAGE_USER", help="who edits through this server when no signed identity comes "
+              "with a request: \"Name <email>\" or a name (default $PAGESAGE_USER)")
+def serve(host: str, port: int, user: str | None) -> None:
     """Serve every function until interrupted, on the backend PAGESAGE_BACKEND names (`local`
     by default; `gcp` with the emulators' variables set runs against them). Cloud Tasks deliver
     to PAGESAGE_PUBLIC_URL, by default this server.
@@ -75,6 +80,8 @@ def serve(host: str, port: int) -> None:
     if not is_loopback(host) and not Settings().api_token_value:
         raise click.UsageError(f"refusing to serve on {host}: set PAGESAGE_API_TOKEN first, so that the operator "
                                "endpoints need it (docs/security.md)")
+    if user:
+        os.environ["PAGESAGE_USER"] = user
     server = create_server(host, port)
     os.environ.setdefault("PAGESAGE_PUBLIC_URL", f"http://127.0.0.1:{server.effective_port}")
     stop = threading.Event()
@@ -191,6 +198,83 @@ def diff(page_id: str, run_a: str, run_b: str, as_json: bool, url: str) -> None:
                        f"b[{op['b_start']}:{op['b_end']}] {' '.join(op['b_words'])!r}")
 
 
+@main.group()
+def project() -> None:
+    """Projects: books being turned into reviewed editions."""
+
+
+@project.command("create")
+@click.option("--job", "job_id", help="a finished job's id")
+@click.option("--source-doc", "source_doc_id", help="a source document's id (instead of --job)")
+@click.option("--title", help="the book's title (default: the document's)")
+@click.option("--author", "authors", multiple=True, help="an author (repeat for several)")
+@click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
+def project_create(job_id: str | None, source_doc_id: str | None, title: str | None, authors: tuple[str, ...], url: str) -> None:
+    """Make a project of a finished job's OCR; print it as JSON."""
+    if (job_id is None) == (source_doc_id is None):
+        raise click.UsageError("give exactly one of --job and --source-doc")
+    client = _client(url)
+    try:
+        created = _call(client.create_project, job_id=job_id, source_doc_id=source_doc_id, title=title,
+                        authors=list(authors) or None)
+    finally:
+        client.close()
+    click.echo(json.dumps(created, ensure_ascii=False, indent=1))
+
+
+@project.command("show")
+@click.argument("project_id")
+@click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
+def project_show(project_id: str, url: str) -> None:
+    """Print a project's metadata, counters and costs as JSON."""
+    _print_json(url, "GET", f"/api/v1/projects/{project_id}")
+
+
+@project.command("pages")
+@click.argument("project_id")
+@click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
+def project_pages(project_id: str, url: str) -> None:
+    """Print a project's pages as JSON."""
+    _print_json(url, "GET", f"/api/v1/projects/{project_id}/pages")
+
+
+def _print_json(url: str, method: str, path: str) -> None:
+    client = _client(url)
+    try:
+        body = _call(client.call, method, path).json()
+    finally:
+        client.close()
+    click.echo(json.dumps(body, ensure_ascii=False, indent=1))
+
+
+@main.command()
+@click.argument("project_id")
+@click.option("--json", "as_json", is_flag=True, help="print every page's warnings as JSON")
+@click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
+def validate(project_id: str, as_json: bool, url: str) -> None:
+    """Validate every page of a project: references, footnotes, offsets; print the warning
+    counts by type (exit status 1 when a page has an error)."""
+    client = _client(url)
+    try:
+        body = _call(client.validate_project, project_id)
+    finally:
+        client.close()
+    if as_json:
+        click.echo(json.dumps(body, ensure_ascii=False, indent=1))
+    else:
+        _print_validation(body)
+    if not body["isValid"]:
+        sys.exit(1)
+
+
+def _print_validation(body: dict) -> None:
+    counts = body["counts"]
+    pages = len(body["pages"])
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no warnings"
+    click.echo(f"validated {pages} page{'s' if pages != 1 else ''} of {body['projectId']}: {summary}; "
+               f"{body['autoFixableCount']} auto-fixable; {'valid' if body['isValid'] else 'errors found'}")
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("schemas"), show_default=True)
 def schemas(out: Path) -> None:
@@ -207,8 +291,14 @@ def schemas(out: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True)
 @click.option("--emulators", is_flag=True, help="run on the gcp backend against freshly started Firestore, "
               "Cloud Storage and Cloud Tasks emulators (Cloud Tasks calls this stack's /ocr)")
-def run(files: tuple[Path, ...], lang: str, out: Path, emulators: bool) -> None:
-    """Start the local stack on a free loopback port, OCR FILES through it, save, stop."""
+@click.option("--projects/--no-projects", default=True, show_default=True,
+              help="make a project of each PDF, validate it and print its warning counts")
+def run(files: tuple[Path, ...], lang: str, out: Path, emulators: bool, projects: bool) -> None:
+    """Start the local stack on a free loopback port, OCR FILES through it, save, stop. The
+    projects are made by $PAGESAGE_USER, by default this machine's login name."""
+    import getpass
+
+    os.environ.setdefault("PAGESAGE_USER", getpass.getuser())
     from contextlib import nullcontext
 
     from pagesage import emulators as google_emulators
@@ -225,8 +315,22 @@ def run(files: tuple[Path, ...], lang: str, out: Path, emulators: bool) -> None:
         try:
             jobs = _submit_all(client, files, lang)
             _wait_and_save(client, jobs, out)
+            if projects:
+                _make_projects(client, jobs)
         finally:
             client.close()
+
+
+def _make_projects(client: PageSageClient, jobs: dict[str, tuple[Path, float]]) -> None:
+    """Make a project of each finished PDF job, validate it and print the warning counts."""
+    for job_id, (path, _) in jobs.items():
+        if path.suffix.lower() != ".pdf" or client.status(job_id)["status"] != "completed":
+            continue
+        created = _call(client.create_project, job_id=job_id, title=path.stem)
+        project = created["project"]
+        click.echo(f"project {project['projectId']} of {path.name}: {len(created['pageIds'])} pages, {created['boxes']} boxes, "
+                   f"{created['referencesApplied']} references linked, {created['referenceProposals']} proposed")
+        _print_validation(_call(client.validate_project, project["projectId"]))
 
 
 @main.command("docai-to-hocr")

@@ -84,6 +84,22 @@ class PageSageClient:
         on a page (`services.compare.RunDiff`, `a` the reference). Raises `ApiError`."""
         return self._send("GET", f"/api/v1/ocr/pages/{page_id}/diff", params={"a": run_a, "b": run_b}).json()
 
+    def call(self, method: str, path: str, *, json: object | None = None, headers: dict[str, str] | None = None,
+             params: dict[str, str] | None = None) -> httpx.Response:
+        """Any request of the API (`/api/v1/projects`, ...), paced and retried like the others.
+        Raises `ApiError` for an error answer."""
+        return self._send(method, path, json=json, headers=headers, params=params)
+
+    def create_project(self, *, job_id: str | None = None, source_doc_id: str | None = None, **metadata) -> dict:
+        """`POST /api/v1/projects`: a project of a finished job's (or a source document's) OCR;
+        `metadata` in the API's camelCase (`title`, `authors`, ...). Raises `ApiError`."""
+        body = {k: v for k, v in {"jobId": job_id, "sourceDocId": source_doc_id, **metadata}.items() if v is not None}
+        return self.call("POST", "/api/v1/projects", json=body).json()
+
+    def validate_project(self, project_id: str) -> dict:
+        """`POST /api/v1/projects/<id>/validate`: every page's warnings. Raises `ApiError`."""
+        return self.call("POST", f"/api/v1/projects/{project_id}/validate").json()
+
     def wait(self, job_ids: list[str], *, on_poll=None, timeout: float = 3600.0) -> dict[str, dict]:
         """Poll until every job finished; `on_poll(statuses)` is called after each round.
 

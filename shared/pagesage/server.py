@@ -31,6 +31,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from pagesage import bootstrap
 from pagesage.api import openapi, routes
+from pagesage.book.api import routes as book_routes
 from pagesage.config import Settings
 from pagesage.services.expiry import purge_expired
 from pagesage.services.sweeper import recover, sweep
@@ -38,7 +39,8 @@ from pagesage.web import MULTIPART_SLACK, error_body, error_response, http_error
 
 log = logging.getLogger(__name__)
 
-HTTP_FUNCTIONS = ("upload", "status", "result", "ocr", "costs", "provenance", "ingest", "review", "sweep")
+HTTP_FUNCTIONS = ("upload", "status", "result", "ocr", "costs", "provenance", "ingest", "review", "sweep", "projects",
+                  "annotations", "validate")
 """Function names; each lives in `functions/<name>/main.py` with a target of the same name."""
 
 MOUNTS: dict[str, str] = {
@@ -46,7 +48,11 @@ MOUNTS: dict[str, str] = {
     "/api/v1/costs": "costs",
 }
 """Path -> function: every function at `/<name>`, and the costs API also at `/api/v1/costs`.
-The provenance API's root (`routes.API_ROOT`) goes to whichever of its functions owns the route."""
+The provenance API's root (`/api/v1/ocr`) and the book layer's (`/api/v1`: projects, pages, boxes)
+go to whichever of their functions owns the route (`API_TABLES`)."""
+
+API_TABLES = (routes.TABLE, book_routes.TABLE)
+"""The route tables of the APIs served by several functions, mounted at their roots."""
 
 
 def functions_dir() -> Path:
@@ -59,7 +65,8 @@ def create_stack():
     root = functions_dir()
     apps = {name: _rooted(functions_framework.create_app(name, str(root / name / "main.py"), "http")) for name in HTTP_FUNCTIONS}
     mounts = {path: apps[name] for path, name in MOUNTS.items()}
-    mounts[routes.API_ROOT] = _api_router(apps)
+    for table in API_TABLES:
+        mounts[table.root] = _api_router(apps, table)
     fallback = flask.Flask(__name__)
     fallback.register_error_handler(HTTPException, http_error_response)
 
@@ -97,12 +104,13 @@ def _paths_only(app):
     return wsgi
 
 
-def _api_router(apps):
-    """The provenance API root: each path goes to the function that serves it (the reads'
-    function answers paths no route knows, with the API's own 404/405)."""
+def _api_router(apps, table):
+    """An API root served by several functions (`API_TABLES`): each path goes to the function
+    that serves it (the table's default function answers paths no route knows, with the API's
+    own 404/405)."""
 
     def wsgi(environ, start_response):
-        name = routes.function_for(environ.get("PATH_INFO") or "/", environ["REQUEST_METHOD"]) or "provenance"
+        name = table.function_for(environ.get("PATH_INFO") or "/", environ["REQUEST_METHOD"]) or table.default
         return apps[name](environ, start_response)
 
     return wsgi

@@ -96,6 +96,9 @@ variable "functions" {
     ingest          = { dir = "ingest", invoker = "operators", memory = "2Gi", timeout = 300, concurrency = 2 }
     review          = { dir = "review", invoker = "operators", timeout = 30, concurrency = 20 }
     sweep           = { dir = "sweep", identity = "worker", invoker = "scheduler", memory = "1Gi", timeout = 300, concurrency = 1, max_instances = 1 }
+    projects        = { dir = "projects", invoker = "operators", memory = "2Gi", timeout = 540, concurrency = 4 }
+    annotations     = { dir = "annotations", invoker = "operators", memory = "1Gi", timeout = 60, concurrency = 20 }
+    validate        = { dir = "validate", invoker = "operators", memory = "2Gi", timeout = 300, concurrency = 4 }
   }
 
   validation {

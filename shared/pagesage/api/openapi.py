@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document of PageSage's whole HTTP API, generated from the models.
 
 Paths are as the local stack serves them (`pagesage serve`): each function at `/<name>`, the
-provenance API under `/api/v1/ocr` (`routes.ROUTES`) and the cost API at `/api/v1/costs`.
+provenance API under `/api/v1/ocr` (`routes.TABLE`), the book layer's under `/api/v1`
+(`book.api.routes.TABLE`) and the cost API at `/api/v1/costs`.
 Schemas come from the pydantic models (JSON Schema draft 2020-12, which OpenAPI 3.1 uses as is).
 `schemas/openapi.json` holds the committed copy; `GET /openapi.json` serves it live.
 """
@@ -14,6 +15,8 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from pagesage.api import routes
+from pagesage.api.routing import Route
+from pagesage.book.api import routes as book_routes
 from pagesage.formats.json_doc import DocumentJson
 from pagesage.ports import Task
 from pagesage.responses import ErrorResponse, StatusResponse, UploadResponse
@@ -28,10 +31,12 @@ _ERRORS = {
     "401": "an operator endpoint without the server's API token (only when PAGESAGE_API_TOKEN is set)",
     "404": "no such record (or it expired)",
     "405": "method not allowed on this path",
-    "409": "conflicts with the record's state (review transition, append position, job not finished)",
+    "409": "conflicts with the record's state (review transition, append position, job not finished, a text edit based on old text)",
+    "412": "If-Match names a version that is no longer current; `current_version` is the current one",
     "413": "body over the size limit",
     "415": "not a supported file format",
     "422": "the body breaks a rule; `field` names where",
+    "428": "an edit without If-Match",
     "429": "rate limit exceeded; see Retry-After",
     "503": "a dependency is briefly unavailable; retry",
 }
@@ -64,7 +69,8 @@ def _pipeline_operations() -> list[dict[str, Any]]:
 
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document as a dict (JSON-serializable)."""
-    operations = _pipeline_operations() + [_route_operation(r) for r in routes.ROUTES]
+    operations = _pipeline_operations() + [_route_operation(r, table.root) for table in (routes.TABLE, book_routes.TABLE)
+                                            for r in table.routes]
     inputs = {op["request"]["application/json"] for op in operations
               if isinstance(op.get("request", {}).get("application/json"), type)}
     outputs = {op["response"] for op in operations if op.get("response")} | {ErrorResponse}
@@ -78,20 +84,25 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "PageSage", "version": VERSION,
                  "description": "OCR pipeline for scanned books: upload, status and results; the provenance "
-                                "model (source documents, pages, runs, page results, tokens, review, links); costs."},
+                                "model (source documents, pages, runs, page results, tokens, review, links); costs; the book "
+                                "layer (projects, page annotations, boxes, inline references, versions, validation)."},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": defs.get("$defs", {})},
     }
 
 
-def _route_operation(route: routes.Route) -> dict[str, Any]:
-    path = routes.API_ROOT + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.path)
+def _route_operation(route: Route, root: str) -> dict[str, Any]:
+    path = root + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route.path)
     parameters = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                   for n in re.findall(r"<(?:\w+:)?(\w+)>", route.path)]
     for name, spec in route.query.items():
         schema = {k: v for k, v in spec.items() if k not in ("description", "required")}
         parameters.append({"name": name, "in": "query", "description": spec["description"], "required": spec.get("required", False),
+                           "schema": schema})
+    for name, spec in route.headers.items():
+        schema = {k: v for k, v in spec.items() if k not in ("description", "required")}
+        parameters.append({"name": name, "in": "header", "description": spec["description"], "required": spec.get("required", False),
                            "schema": schema})
     op = {"method": route.method.lower(), "path": path, "summary": route.summary, "parameters": parameters,
           "status": str(route.status), "response": route.response, "function": route.function}

@@ -14,20 +14,13 @@ hands each path to the function that owns it (`function_for`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
 import flask
-from pydantic import BaseModel
-from werkzeug.exceptions import MethodNotAllowed
-from werkzeug.exceptions import NotFound as NoRoute
-from werkzeug.routing import Map, Rule
 
 from pagesage import web
 from pagesage.api import bodies
-from pagesage.bootstrap import Services
+from pagesage.api.routing import Route, RouteTable
 from pagesage.domain.provenance import Review, SourceDoc
-from pagesage.errors import InputError, MethodNotAllowedError, NotFound, ValidationFailed
+from pagesage.errors import InputError, ValidationFailed
 from pagesage.services import provenance
 
 API_ROOT = "/api/v1/ocr"
@@ -35,28 +28,6 @@ API_ROOT = "/api/v1/ocr"
 
 MAX_JSON_BYTES = 32 * 1024 * 1024
 """Largest request body, bytes (Cloud Run's HTTP/1 request limit); larger answers 413."""
-
-Handler = Callable[[flask.Request, Services, dict[str, str]], flask.Response]
-
-
-@dataclass(frozen=True)
-class Route:
-    """One operation: `method` on `path` (werkzeug syntax), served by `function`.
-
-    `body`/`response` are the pydantic models of the request and the answer (None: no body);
-    `query` names the query parameters with their JSON Schemas (for the OpenAPI document: a
-    `description`, and `required: true` where the handler refuses a request without it).
-    """
-
-    method: str
-    path: str
-    function: str
-    handler: Handler
-    summary: str
-    body: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
-    status: int = 200
-    query: dict[str, dict] = field(default_factory=dict)
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -187,41 +158,11 @@ ROUTES: tuple[Route, ...] = (
           response=Review),
 )
 
-_MAP = Map([Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(ROUTES)], strict_slashes=False)
+TABLE = RouteTable(API_ROOT, ROUTES, default="provenance")
+"""The provenance API's route table."""
 
+match = TABLE.match
+function_for = TABLE.function_for
+dispatch = TABLE.dispatch
 
-def match(path: str, method: str) -> tuple[Route, dict[str, str]]:
-    """The route and path arguments for `method path` (relative to the API root).
-
-    Raises:
-        NotFound: no route has this path. MethodNotAllowed (405 `method_not_allowed`, its
-            `allow` the path's methods): the path exists for other methods.
-    """
-    adapter = _MAP.bind("pagesage", "/")
-    try:
-        index, args = adapter.match(path or "/", method=method)
-    except NoRoute as exc:
-        raise NotFound(f"no API route {path}") from exc
-    except MethodNotAllowed as exc:
-        allowed = sorted(exc.valid_methods or [])  # werkzeug adds HEAD wherever GET is
-        raise MethodNotAllowedError(f"{method} is not allowed on {path}; allowed: {', '.join(allowed)}", allow=allowed) from exc
-    return ROUTES[index], args
-
-
-def function_for(path: str, method: str) -> str | None:
-    """The function serving `method path`, None when no route matches (for the local stack)."""
-    try:
-        return match(path, method)[0].function
-    except (NotFound, MethodNotAllowedError):
-        return None
-
-
-def dispatch(function: str, request: flask.Request, services: Services) -> flask.Response:
-    """Run the route of `request` if `function` serves it. Raises `NotFound` otherwise."""
-    route, args = match(request.path, request.method)
-    if route.function != function:
-        raise NotFound(f"{request.method} {request.path} is served by the `{route.function}` function")
-    return route.handler(request, services, args)
-
-
-__all__ = ["API_ROOT", "ROUTES", "Route", "dispatch", "function_for", "match"]
+__all__ = ["API_ROOT", "ROUTES", "TABLE", "Route", "dispatch", "function_for", "match"]

@@ -12,7 +12,8 @@ Each reference is moved by each change (`shift_reference`):
 1. before the change (ends at or before `position`): unchanged;
 2. after it (starts at or after the deleted range's end): shifted by the length difference;
 3. inside the deleted range: flagged `isOrphaned` (`deleted_with_text`), placed at the
-   change's position;
+   change's position — except a replacement of exactly the marker (`¹` -> `²`), which keeps
+   the reference on the new text, flagged `needsReview` (`marker_replaced`);
 4. across a boundary of the change: its ends are mapped through the change and it is flagged
    `needsReview` (`text_changed_within_reference`); when nothing of it is left it is orphaned.
 
@@ -32,6 +33,9 @@ from pydantic import Field, model_validator
 from pagesage.book.domain.model import MAX_BOX_TEXT, BookModel, InlineReference
 from pagesage.book.domain.references import is_live, renumbered
 from pagesage.errors import ValidationFailed
+
+MAX_MARKER = 100
+"""Longest marker text, code points (`Position.length`)."""
 
 class TextChange(BookModel):
     """One edit of a text: at `position` (code points), `deletedLength` removed and
@@ -112,6 +116,8 @@ def shift_reference(ref: InlineReference, change: TextChange) -> InlineReference
         return ref
     if start >= p + deleted:  # case 2
         return _moved(ref, start + delta, ref.position.length)
+    if (start, end) == (p, p + deleted) and 0 < change.inserted_length <= MAX_MARKER:  # the marker itself replaced
+        return _moved(ref, p, change.inserted_length, needs_review=True, review_reason="marker_replaced")
     if deleted and start >= p and end <= p + deleted:  # case 3
         return _moved(ref, p, ref.position.length, is_orphaned=True, orphaned_reason="deleted_with_text")
     new_start = start if start < p else p + change.inserted_length  # case 4

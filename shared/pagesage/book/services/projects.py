@@ -1,0 +1,230 @@
+"""Use cases: make a project of an OCR'd document, read projects and their pages
+(docs/book.md, "Projects").
+
+A project is made from a source document whose pages have OCR results (an upload's job once
+it finished, or a registered document with ingested runs). Each page gets boxes seeded from
+its latest page result (`domain.seeding`), references detected and the confident ones applied
+(`domain.detection`); its image is copied under the project's blob prefix, so the project
+keeps it after the upload's job expires.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field, model_validator
+
+from pagesage.book.domain import ids, versions
+from pagesage.book.domain.edits import with_detected
+from pagesage.book.domain.model import (AI, BookModel, CreateChange, ImageMetadata, Language, PageAnnotations, PageState,
+                                        Project, ProjectSettings, SourceDocument, UserAttribution, slugify)
+from pagesage.book.services.answers import PageSummary, PageSummaryList, ProjectList
+from pagesage.book.services.ports import BookPorts
+from pagesage.domain.jobs import JobStatus
+from pagesage.domain.limits import LineText
+from pagesage.domain.pages import Page, PageStatus
+from pagesage.domain.provenance import SourceDoc
+from pagesage.errors import InvalidTransition, NotFound, ValidationFailed
+
+MAX_PROJECT_PAGES = 5_000
+"""Most pages a project holds (a book of 700 pages is typical; the seeding reads each once)."""
+
+
+class NewProject(BookModel):
+    """`POST /api/v1/projects`: the OCR'd document (`jobId` or `sourceDocId`) and book metadata;
+    the title defaults to the document's."""
+
+    job_id: str | None = Field(default=None, max_length=200)
+    source_doc_id: str | None = Field(default=None, max_length=200)
+    title: LineText | None = Field(default=None, min_length=1, max_length=500)
+    subtitle: LineText | None = Field(default=None, max_length=500)
+    authors: list[LineText] = Field(default_factory=list, max_length=50)
+    publisher: LineText | None = Field(default=None, max_length=200)
+    publication_year: int | None = Field(default=None, ge=0, le=3000)
+    edition: LineText | None = Field(default=None, max_length=100)
+    languages: list[Language] | None = Field(default=None, max_length=10)
+    category: LineText | None = Field(default=None, max_length=200)
+    settings: ProjectSettings = Field(default_factory=ProjectSettings)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "NewProject":
+        if (self.job_id is None) == (self.source_doc_id is None):
+            raise ValueError("give exactly one of jobId and sourceDocId")
+        return self
+
+
+class CreatedProject(BookModel):
+    """The new project and what seeding found: boxes, references applied, proposals left."""
+
+    project: Project
+    page_ids: list[str]
+    boxes: int
+    references_applied: int
+    reference_proposals: int
+
+
+def _source(ports: BookPorts, request: NewProject) -> SourceDoc:
+    if request.job_id is not None:
+        job = ports.ocr.get_job(request.job_id)
+        if job.status is not JobStatus.COMPLETED:
+            raise InvalidTransition(f"job {request.job_id} is {job.status.value}: a project is made once its OCR completed",
+                                    error_code="not_finished")
+        return ports.ocr.get_source_doc(job.source_doc_id)
+    return ports.ocr.get_source_doc(request.source_doc_id or "")
+
+
+def create_project(ports: BookPorts, request: NewProject, caller: UserAttribution) -> CreatedProject:
+    """Make a project of the OCR'd document `request` names, its boxes seeded.
+
+    Raises:
+        NotFound: no such job or source document. InvalidTransition: the job has not
+        completed (409 `not_finished`). ValidationFailed: the document has no page with an
+        OCR result, or more than `MAX_PROJECT_PAGES` pages.
+    """
+    doc = _source(ports, request)
+    pages = [p for p in ports.ocr.list_pages(doc.source_doc_id) if p.status is not PageStatus.FAILED]
+    if len(pages) > MAX_PROJECT_PAGES:
+        raise ValidationFailed(f"a project holds at most {MAX_PROJECT_PAGES:,} pages", field="sourceDocId")
+    now = ports.clock()
+    project_id = ids.project_id()
+    seeded = [_seed(ports, project_id, page, now) for page in pages]
+    seeded = [s for s in seeded if s is not None]
+    if not seeded:
+        raise ValidationFailed("the document has no page with an OCR result", field="sourceDocId" if request.source_doc_id else "jobId")
+    annotations = _link_across_pages([s[0] for s in seeded], now)
+    proposals = sum(s[1] for s in seeded)
+    title = request.title or doc.title
+    languages = request.languages or _languages(annotations)
+    project = Project(
+        project_id=project_id, slug=slugify(title), title=title, subtitle=request.subtitle, authors=request.authors,
+        publisher=request.publisher, publication_year=request.publication_year, edition=request.edition,
+        languages=languages, category=request.category, status="annotating",
+        source_document=SourceDocument(blob_key=_copy_original(ports, project_id, doc), file_name=doc.file_name or doc.title,
+                                       file_size_bytes=doc.file_size, sha256=doc.sha256, uploaded_at=doc.created_at,
+                                       source_doc_id=doc.source_doc_id, job_id=doc.job_id),
+        created_at=now, updated_at=now, created_by=caller, settings=request.settings)
+    first_versions = [versions.commit(page, page.current_state, editor=AI, change_type="ai_generated",
+                                      changes=CreateChange(action="created", box_id=None,
+                                                           details=f"boxes seeded from OCR: {len(page.boxes)}"),
+                                      note="layout and text from OCR; references detected", now=now)
+                      for page in annotations]
+    ports.book.create_project(project, first_versions)
+    return CreatedProject(project=ports.book.get_project(project_id), page_ids=[p.page_id for p, _ in first_versions],
+                          boxes=sum(len(p.boxes) for p in annotations),
+                          references_applied=sum(len(b.inline_references) for p in annotations for b in p.boxes),
+                          reference_proposals=proposals)
+
+
+def _seed(ports: BookPorts, project_id: str, page: Page, now: datetime) -> tuple[PageAnnotations, int] | None:
+    """A page's annotations seeded from its latest OCR result (None without one), and how
+    many reference proposals were left for a person."""
+    from pagesage.book.domain import detection, seeding
+
+    results = ports.ocr.list_results_for_page(page.source_doc_id, page.page_no)
+    if not results or not page.width or not page.height:
+        return None
+    result = results[-1]
+    tokens = ports.ocr.get_tokens(result.page_result_id)
+    boxes = seeding.seed_boxes(tokens, width=page.width, height=page.height, run_id=result.run_id,
+                               page_result_id=result.page_result_id, lang_tag=result.lang_tag, new_box_id=ids.box_id, now=now)
+    page_id = ids.page_id(project_id, page.page_no)
+    found = detection.detect_references(boxes, page_id=page_id, page_number=page.page_no, next_page=None, tokens=tokens,
+                                        new_reference_id=ids.reference_id)
+    state = PageState(bounding_boxes=boxes, confidence=(result.mean_confidence or 0) / 100)
+    state = with_detected(state, found.applied, editor=AI, now=now)
+    image = ImageMetadata(blob_key=_copy_image(ports, project_id, page), file_name=f"page-{page.page_no:03d}.png", format="png",
+                          file_size_bytes=None, sha256=page.sha256,
+                          width=page.width, height=page.height, dpi=page.dpi, uploaded_at=now)
+    annotations = PageAnnotations(page_id=page_id, page_number=page.page_no, project_id=project_id,
+                                  source_page_id=page.page_id, image=image, current_state=state, created_at=now, updated_at=now)
+    return annotations, len(found.proposals)
+
+
+def _link_across_pages(pages: list[PageAnnotations], now: datetime) -> list[PageAnnotations]:
+    """Detect references whose footnote continues on the next page (a page with markers and no
+    matching footnote of its own)."""
+    from pagesage.book.domain import detection
+
+    out = list(pages)
+    for i, page in enumerate(pages[:-1]):
+        nxt = pages[i + 1]
+        found = detection.detect_references(page.boxes, page_id=page.page_id, page_number=page.page_number,
+                                            next_page=(nxt.page_id, nxt.page_number, nxt.boxes), tokens=None,
+                                            new_reference_id=ids.reference_id)
+        cross = {box_id: [r for r in refs if r.target_page_id and r.target_page_id != page.page_id]
+                 for box_id, refs in found.applied.items()}
+        cross = {k: v for k, v in cross.items() if v}
+        if cross:
+            out[i] = page.model_copy(update={"current_state": with_detected(page.current_state, cross, editor=AI, now=now)})
+    return out
+
+
+def _languages(pages: list[PageAnnotations]) -> list[Language]:
+    seen: dict[Language, int] = {}
+    for page in pages:
+        for box in page.boxes:
+            seen[box.language] = seen.get(box.language, 0) + len(box.text.corrected)
+    return [lang for lang, _ in sorted(seen.items(), key=lambda kv: -kv[1]) if lang is not Language.OTHER][:4]
+
+
+def _copy_image(ports: BookPorts, project_id: str, page: Page) -> str | None:
+    if not page.image_key:
+        return None
+    key = f"projects/{project_id}/pages/page-{page.page_no:03d}.png"
+    try:
+        ports.blobs.copy(page.image_key, key)
+    except NotFound:
+        return None
+    return key
+
+
+def _copy_original(ports: BookPorts, project_id: str, doc: SourceDoc) -> str | None:
+    if not doc.original_key:
+        return None
+    suffix = doc.original_key.rsplit(".", 1)[-1] if "." in doc.original_key.rsplit("/", 1)[-1] else "bin"
+    key = f"projects/{project_id}/original.{suffix}"
+    try:
+        ports.blobs.copy(doc.original_key, key)
+    except NotFound:
+        return None
+    return key
+
+
+def get_project(ports: BookPorts, project_id: str, *, with_box_index: bool = False) -> Project:
+    """A project with its page counters and costs as they are now; the box index when asked.
+    Raises `NotFound`."""
+    from pagesage.book.services.costs import project_costs
+
+    project = ports.book.get_project(project_id)
+    update = {"pages": ports.book.page_counters(project_id), "costs": project_costs(ports, project)}
+    if with_box_index:
+        update["box_index"] = ports.book.box_index(project_id)
+    return project.model_copy(update=update)
+
+
+def list_projects(ports: BookPorts, limit: int, cursor: str | None) -> ProjectList:
+    """Projects by title, a page of `limit` after `cursor`."""
+    items, next_cursor = ports.book.list_projects(limit, cursor)
+    return ProjectList(items=items, next_cursor=next_cursor)
+
+
+def list_pages(ports: BookPorts, project_id: str) -> PageSummaryList:
+    """A project's pages by number: review status, confidence, box count, version."""
+    ports.book.get_project(project_id)
+    items = [PageSummary(page_id=p.page_id, page_number=p.page_number, review_status=p.current_state.review_status,
+                         confidence=p.current_state.confidence, box_count=len(p.boxes), version=p.version,
+                         commit_sha=p.commit_sha)
+             for p in ports.book.list_pages(project_id)]
+    return PageSummaryList(project_id=project_id, items=items)
+
+
+def page_view(ports: BookPorts, page_id: str) -> PageAnnotations:
+    """A page as the API shows it: footnote boxes carry their incoming references (from the
+    reference index). Raises `NotFound`."""
+    page = ports.book.get_page(page_id)
+    boxes = []
+    for box in page.boxes:
+        if box.content_type.value == "footnote":
+            box = box.model_copy(update={"incoming_references": ports.book.references_to(box.box_id)})
+        boxes.append(box)
+    return page.model_copy(update={"current_state": page.current_state.model_copy(update={"bounding_boxes": boxes})})
