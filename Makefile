@@ -74,6 +74,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_docai.py
 	$(BIN)/python tests/bench/bench_api.py
 	$(BIN)/python tests/bench/bench_load.py
+	$(BIN)/python tests/bench/bench_book.py
 
 clean:
 	rm -rf out out-gcp .pagesage build
