@@ -9,6 +9,9 @@
 | PAGESAGE_RATE_LIMIT | 100 | requests per client IP per minute (seed FR-015); 0 disables |
 | PAGESAGE_TRUSTED_PROXY_HOPS | 0 | proxies in front that append to X-Forwarded-For; the client IP is the entry that many from the right (0: the socket peer) |
 | PAGESAGE_API_TOKEN | (none) | when set, operator endpoints (`ocr`, `costs`, provenance, ingest, review) need `Authorization: Bearer <it>`; required to serve on a non-loopback address |
+| PAGESAGE_USER | (none) | local only: the person every edit is attributed to, `Name <email>` or a name (`pagesage.identity`); ignored when PAGESAGE_IAP_AUDIENCE or PAGESAGE_ID_TOKEN_AUDIENCE is set |
+| PAGESAGE_IAP_AUDIENCE | (none) | behind Identity-Aware Proxy: the audience of its signed header `X-Goog-IAP-JWT-Assertion` (`/projects/NUMBER/global/backendServices/ID` or `/projects/NUMBER/apps/PROJECT_ID`); set, the header is verified and names the caller |
+| PAGESAGE_ID_TOKEN_AUDIENCE | (none) | the audience (OAuth client id or service URL) of Google ID tokens sent as `Authorization: Bearer`; set, such a token is verified and names the caller |
 | PAGESAGE_MEMORY_BYTES | the cgroup limit, else RAM | memory the OCR workers share; the pixel limit of one page is derived from it (`pagesage.limits`) |
 | PAGESAGE_STALL_SECONDS | 900 | a job with no progress for this long is re-queued by the sweeper, and failed (`timeout`) after PAGESAGE_JOB_ATTEMPTS |
 | PAGESAGE_JOB_ATTEMPTS | 3 | how many times the sweeper queues a stalled job's work before failing it |
@@ -45,7 +48,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pagesage.domain.limits import max_page_pixels
@@ -63,6 +66,9 @@ class Settings(BaseSettings):
     rate_limit: int = Field(default=100, ge=0)
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
     api_token: SecretStr | None = None
+    user: str | None = None
+    iap_audience: str | None = None
+    id_token_audience: str | None = None
     memory_bytes: int | None = Field(default=None, ge=64 * 1024 * 1024)
     stall_seconds: float = Field(default=900.0, gt=0)
     job_attempts: int = Field(default=3, ge=1, le=100)
@@ -86,6 +92,20 @@ class Settings(BaseSettings):
     tasks_queue: str = "pagesage-ocr"
     tasks_service_account: str | None = None
     task_max_attempts: int = Field(default=10, ge=1)
+
+    @field_validator("user", "iap_audience", "id_token_audience")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+    @field_validator("user")
+    @classmethod
+    def _user_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            from pagesage.identity import configured_user
+
+            configured_user(value)  # a malformed PAGESAGE_USER fails at start, not on the first edit
+        return value
 
     @property
     def max_page_pixels(self) -> int:

@@ -100,7 +100,9 @@ def validation_failed(exc: "ValidationError", *, prefix: str = "") -> Validation
 
 
 class Unauthorized(PageSageError):
-    """An operator endpoint was called without the configured API token (HTTP 401)."""
+    """A request lacks the credential its endpoint needs (HTTP 401): the configured API token of an
+    operator endpoint, or a verified caller of an edit (`pagesage.identity`): none at all, or a
+    token that failed verification."""
 
     http_status = 401
     error_code = "unauthorized"

@@ -149,8 +149,13 @@ class BoxCoordinates(BookModel):
 class Position(BookModel):
     """Where a reference marker sits in `text.corrected`: code points from its start."""
 
-    char_offset: Annotated[int, Field(ge=0, le=MAX_BOX_TEXT)]
-    length: Annotated[int, Field(ge=1, le=100)]
+    char_offset: Annotated[int, Field(ge=0, le=MAX_BOX_TEXT, description=(
+        "Where the marker starts in `text.corrected`: Unicode code points from its start, 0-based, as W3C Web "
+        "Annotation's TextPositionSelector counts them (not UTF-8 bytes, not UTF-16 code units; a Devanagari "
+        "combining mark is a code point of its own)."))]
+    length: Annotated[int, Field(ge=1, le=100, description=(
+        "The marker's length in Unicode code points of `text.corrected` (as W3C Web Annotation's "
+        "TextPositionSelector counts them): `displayText` is `text.corrected[charOffset:charOffset+length]`."))]
 
     @property
     def end(self) -> int:
@@ -294,7 +299,7 @@ class ImageMetadata(BookModel):
     file_name: LineText = Field(min_length=1, max_length=255)
     format: Literal["png", "jpg", "jpeg", "tiff", "webp", "pdf"]
     file_size_bytes: Count | None = None
-    sha256: str | None = Field(default=None, max_length=64)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     width: PositivePixels
     height: PositivePixels
     dpi: Annotated[int, Field(ge=1, le=10_000)] | None = None
@@ -551,7 +556,7 @@ class SourceDocument(BookModel):
     blob_key: str | None = Field(default=None, max_length=1024, validation_alias=AliasChoices("blobKey", "blob_key", "driveFileId"))
     file_name: LineText = Field(min_length=1, max_length=255)
     file_size_bytes: Count | None = None
-    sha256: str | None = Field(default=None, max_length=64)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     uploaded_at: datetime | None = None
     source_doc_id: str | None = Field(default=None, max_length=200)
     job_id: str | None = Field(default=None, max_length=200)
@@ -600,7 +605,7 @@ class ExportRecord(BookModel):
     generated_at: datetime
     file_path: str = Field(max_length=1024)
     file_size: Count
-    sha256: str = Field(max_length=64)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     included_pages: list[PageNo] = Field(default_factory=list)
     settings: dict[str, Any] = Field(default_factory=dict)
 
