@@ -77,3 +77,5 @@ class ErrorResponse(BaseModel):
     timestamp: datetime = Field(default_factory=utcnow)
     status: JobStatus | None = None
     field: str | None = None
+    current_version: str | None = Field(default=None, description="a write named a stale version (412): the current "
+                                        "version id, the ETag to base a retry on")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from pagesage import web
 from pagesage.api.routing import Route, RouteTable
 from pagesage.book.domain import edits, versions
-from pagesage.book.domain.model import BookModel, PageAnnotations, Project, ReviewStatus
+from pagesage.book.domain.model import BookModel, BookRequest, PageAnnotations, Project, ReviewStatus
 from pagesage.book.services import checks, editing, history, navigation, projects, references
 from pagesage.book.services.answers import (AddInlineReferenceResponse, AutoFixRequest, AutoFixResponse, EditResult,
                                             IncomingReferencesResponse, OutgoingReferencesResponse, PageSummaryList, ProjectList,
@@ -37,27 +37,27 @@ _IF_MATCH = {"If-Match": {"description": "the page's ETag this edit is based on 
                           "required": True, "type": "string"}}
 
 
-class MergeRequest(BookModel):
+class MergeRequest(BookRequest):
     box_ids: list[str] = Field(min_length=2, max_length=100)
     note: str = Field(default="", max_length=2000)
 
 
-class ReadingOrderRequest(BookModel):
+class ReadingOrderRequest(BookRequest):
     box_ids: list[str] = Field(min_length=1, max_length=1000)
     note: str = Field(default="", max_length=2000)
 
 
-class RevertRequest(BookModel):
+class RevertRequest(BookRequest):
     version: int = Field(ge=1)
     note: str = Field(default="", max_length=2000)
 
 
-class ReviewStatusRequest(BookModel):
+class ReviewStatusRequest(BookRequest):
     review_status: ReviewStatus
     note: str = Field(default="", max_length=2000)
 
 
-class DetectRequest(BookModel):
+class DetectRequest(BookRequest):
     apply: bool = Field(default=False, description="apply the confident matches as one version (needs If-Match)")
 
 

@@ -19,6 +19,7 @@ from pagesage.book.domain import references
 from pagesage.book.domain.model import (
     MAX_BOX_TEXT,
     BookModel,
+    BookRequest,
     BoundingBox,
     BoxCoordinates,
     BoxEditChange,
@@ -65,7 +66,7 @@ class Edit:
 
 # -- commands ---------------------------------------------------------------------------------
 
-class BoxDraft(BookModel):
+class BoxDraft(BookRequest):
     """A new box drawn by a person (`POST .../boxes`)."""
 
     coordinates: BoxCoordinates
@@ -79,7 +80,7 @@ class BoxDraft(BookModel):
     note: MultilineText = Field(default="", max_length=2000, description="the version entry's note")
 
 
-class BoxPatch(BookModel):
+class BoxPatch(BookRequest):
     """Properties of a box to change (`PATCH .../boxes/:boxId`); absent ones stay."""
 
     coordinates: BoxCoordinates | None = None
@@ -92,7 +93,7 @@ class BoxPatch(BookModel):
     note: MultilineText = Field(default="", max_length=2000)
 
 
-class UpdateTextRequest(BookModel):
+class UpdateTextRequest(BookRequest):
     """A text correction: `oldText` must be the box's current corrected text; `changes`, when
     given, say how `oldText` became `newText` (else they are computed)."""
 
@@ -102,7 +103,7 @@ class UpdateTextRequest(BookModel):
     note: MultilineText = Field(default="", max_length=2000)
 
 
-class ReferenceDraft(BookModel):
+class ReferenceDraft(BookRequest):
     """A new inline reference (`POST .../inline-references`): `displayText` must be the text at
     its position."""
 
@@ -113,7 +114,7 @@ class ReferenceDraft(BookModel):
     note: MultilineText = Field(default="", max_length=2000)
 
 
-class ReferencePatch(BookModel):
+class ReferencePatch(BookRequest):
     """Properties of a reference to change; a moved one must sit on its `displayText`. Any
     change confirms the reference: its needs-review flag is cleared."""
 
@@ -193,7 +194,7 @@ def patch_box(state: PageState, box_id: str, patch: BoxPatch, *, width: int, hei
         the page or is the box itself, or nothing to change.
     """
     index, box = find_box(state, box_id)
-    fields = patch.model_dump(exclude_unset=True, exclude={"note"})
+    fields = patch.model_fields_set - {"note"}
     if not fields:
         raise ValidationFailed("the patch changes nothing", field="body")
     if patch.coordinates is not None:
@@ -315,7 +316,7 @@ def _repoint(box: BoundingBox, gone: set[str], to: str, editor: UserAttribution,
     return _stamp(box, editor, now, inline_references=refs, linked_boxes=linked, parent_box=parent)
 
 
-class SplitRequest(BookModel):
+class SplitRequest(BookRequest):
     """Split a box at `charOffset` (code points of its corrected text): the box keeps the text
     before it, a new box gets the rest. `coordinates` gives both parts' boxes; by default the
     box is cut across at the share of its lines before the split."""
@@ -480,7 +481,7 @@ def patch_reference(state: PageState, box_id: str, reference_id: str, patch: Ref
     old = next((r for r in box.inline_references if r.reference_id == reference_id), None)
     if old is None:
         raise NotFound(f"no inline reference {reference_id} in box {box_id}")
-    fields = patch.model_dump(exclude_unset=True, exclude={"note"})
+    fields = patch.model_fields_set - {"note"}
     if not fields and not (old.is_orphaned or old.needs_review):
         raise ValidationFailed("the patch changes nothing", field="body")
     update: dict[str, Any] = {k: getattr(patch, k) for k in fields}

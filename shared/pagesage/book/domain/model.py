@@ -58,6 +58,12 @@ class BookModel(BoundedModel):
                               serialize_by_alias=True, allow_inf_nan=False)
 
 
+class BookRequest(BookModel):
+    """Base of request bodies: a misspelt or unknown field is an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class Language(str, Enum):
     """A box's or book's language (`iast`: Sanskrit in IAST transliteration; `other`: none of
     these, e.g. a Latin quotation)."""

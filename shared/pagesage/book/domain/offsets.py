@@ -30,14 +30,14 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pagesage.book.domain.model import MAX_BOX_TEXT, BookModel, InlineReference
+from pagesage.book.domain.model import MAX_BOX_TEXT, BookRequest, InlineReference
 from pagesage.book.domain.references import is_live, renumbered
 from pagesage.errors import ValidationFailed
 
 MAX_MARKER = 100
 """Longest marker text, code points (`Position.length`)."""
 
-class TextChange(BookModel):
+class TextChange(BookRequest):
     """One edit of a text: at `position` (code points), `deletedLength` removed and
     `insertedLength` inserted; `oldText`/`newText` the removed and inserted text, when known."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from pagesage.book.domain.model import (BookModel, BoundingBox, IncomingReference, InlineReference, Project,
+from pagesage.book.domain.model import (BookModel, BookRequest, BoundingBox, IncomingReference, InlineReference, Project,
                                         ReviewStatus, ValidationStatus, ValidationWarning, VersionHistoryEntry)
 
 
@@ -75,7 +75,7 @@ class ValidateProjectResponse(BookModel):
     auto_fixable_count: int
 
 
-class AutoFixRequest(BookModel):
+class AutoFixRequest(BookRequest):
     warning_ids: list[str] = Field(default_factory=list, max_length=10_000)
     confirm_all: bool = False
 

@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from pagesage.book.domain import ids, versions
 from pagesage.book.domain.edits import with_detected
-from pagesage.book.domain.model import (AI, BookModel, CreateChange, ImageMetadata, Language, PageAnnotations, PageState,
+from pagesage.book.domain.model import (AI, BookModel, BookRequest, CreateChange, ImageMetadata, Language, PageAnnotations, PageState,
                                         Project, ProjectSettings, SourceDocument, UserAttribution, slugify)
 from pagesage.book.services.answers import PageSummary, PageSummaryList, ProjectList
 from pagesage.book.services.ports import BookPorts
@@ -30,7 +30,7 @@ MAX_PROJECT_PAGES = 5_000
 """Most pages a project holds (a book of 700 pages is typical; the seeding reads each once)."""
 
 
-class NewProject(BookModel):
+class NewProject(BookRequest):
     """`POST /api/v1/projects`: the OCR'd document (`jobId` or `sourceDocId`) and book metadata;
     the title defaults to the document's."""
 
