@@ -414,3 +414,56 @@ def test_box_edits_merge_split_reorder(api, book):
     moved = api.write("PATCH", f"/pages/{p1}/boxes/{note}", p1, {"contentType": "commentary"})
     versions = api.http.get(f"/api/v1/pages/{p1}/versions").get_json()["versions"]
     assert versions[-1]["changeType"] == "box_relabeled" and moved["updatedBoxes"][0]["contentType"] == "commentary"
+
+
+def test_an_ocr_rerun_never_overwrites_a_correction(api):
+    first = one_line("The principle is clear", y=200) + [
+        token(4 + i, w, 100 + 150 * i, 500, block=2, line=2) for i, w in enumerate(["Another", "paragraph", "here"])]
+    project_id, (p1,) = project_of(api, [first])
+    page = api.page(p1)
+    boxes = sorted(page["currentState"]["boundingBoxes"], key=lambda b: b["coordinates"]["y"])
+    assert [b["text"]["corrected"] for b in boxes] == ["The principle is clear", "Another paragraph here"]
+    corrected, untouched = boxes[0]["boxId"], boxes[1]["boxId"]
+    api.correct(p1, corrected, "The principle is clear", "The principle is clear.")
+    source_doc_id = api.http.get(f"/api/v1/projects/{project_id}").get_json()["sourceDocument"]["sourceDocId"]
+    run = api.http.post("/api/v1/ocr/runs", json={"source_doc_id": source_doc_id, "engine": "docai", "engine_version": "2",
+                                                  "config": {"languages": "en"}}).get_json()
+    second = one_line("The principIe is c1ear", y=200) + [
+        token(4 + i, w, 100 + 150 * i, 500, block=2, line=2) for i, w in enumerate(["Another", "paragraph", "there"])]
+    result_id = run["page_results"][0]["page_result_id"]
+    assert api.http.post(f"/api/v1/ocr/page_results/{result_id}/ingest", json={"mode": "replace", "tokens": second}).status_code == 200
+    answer = api.http.post(f"/api/v1/projects/{project_id}/ocr-runs", json={"runId": run["run"]["run_id"]})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json() | {"applied": [untouched], "suggested": [corrected]} == answer.get_json()
+    after = {b["boxId"]: b for b in api.page(p1)["currentState"]["boundingBoxes"]}
+    assert after[corrected]["text"]["corrected"] == "The principle is clear."
+    assert after[corrected]["text"]["ocrSuggestion"]["text"] == "The principIe is c1ear"
+    assert after[corrected]["text"]["ocrSuggestion"]["changes"]
+    assert after[untouched]["text"]["corrected"] == "Another paragraph there"
+    assert after[untouched]["text"]["ocr"] == "Another paragraph here"  # the first reading stays
+
+
+def test_a_project_of_a_real_page_with_a_footnote_links_it_and_validates_clean(api, corpus):
+    from conftest import upload, wait_finished
+
+    job_id = upload(api.http, corpus / "eng-oldbooks/e052.tiff", lang="eng").get_json()["job_id"]
+    assert wait_finished(api.http, job_id)["status"] == "completed"
+    created = api.http.post("/api/v1/projects", json={"jobId": job_id, "title": "The Corset and the Crinoline"})
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert body["referencesApplied"] >= 1
+    (page_id,) = body["pageIds"]
+    page = api.page(page_id)
+    boxes = page["currentState"]["boundingBoxes"]
+    footnotes = [b for b in boxes if b["contentType"] == "footnote"]
+    assert footnotes and footnotes[0]["text"]["corrected"].startswith("*")
+    linking = [(b, r) for b in boxes for r in b["inlineReferences"] if r["targetBoxId"] == footnotes[0]["boxId"]]
+    assert linking and linking[0][1]["displayText"] == "*" and linking[0][1]["createdBy"] == "ai"
+    source, ref = linking[0]
+    assert source["text"]["corrected"][ref["position"]["charOffset"]] == "*"
+    assert [r["sourceBoxId"] for r in footnotes[0]["incomingReferences"]] == [source["boxId"]]
+    result = api.validate(page_id)
+    assert result["validationStatus"]["isValid"] and result["warnings"] == [], result["warnings"]
+    assert api.http.get(f"/api/v1/projects/{body['project']['projectId']}/pages").get_json()["items"][0]["boxCount"] == len(boxes)
+    image = page["image"]
+    assert image["blobKey"].startswith(f"projects/{body['project']['projectId']}/") and api.services.blobs.exists(image["blobKey"])

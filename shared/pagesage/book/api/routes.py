@@ -21,7 +21,7 @@ from pagesage import web
 from pagesage.api.routing import Route, RouteTable
 from pagesage.book.domain import edits, versions
 from pagesage.book.domain.model import BookModel, BookRequest, PageAnnotations, Project, ReviewStatus
-from pagesage.book.services import checks, editing, history, navigation, projects, references
+from pagesage.book.services import checks, editing, history, navigation, projects, references, reruns
 from pagesage.book.services.answers import (AddInlineReferenceResponse, AutoFixRequest, AutoFixResponse, EditResult,
                                             IncomingReferencesResponse, OutgoingReferencesResponse, PageSummaryList, ProjectList,
                                             ReferenceProposalList, UpdateTextResponse, ValidatePageResponse,
@@ -117,6 +117,11 @@ def _get_project(request, services, args):
 
 def _project_pages(request, services, args):
     return _json(projects.list_pages(_ports(services), args["project_id"]))
+
+
+def _apply_run(request, services, args):
+    body = _body(request, reruns.ApplyRun)
+    return _json(reruns.apply_run(_ports(services), args["project_id"], body, _caller(request, services)))
 
 
 def _project_costs(request, services, args):
@@ -260,6 +265,9 @@ ROUTES: tuple[Route, ...] = (
           query={"include": {"description": "`boxIndex` to include the box index", "type": "string", "enum": ["boxIndex"]}}),
     Route("GET", "/projects/<project_id>/pages", "projects", _project_pages, "A project's pages", response=PageSummaryList),
     Route("GET", "/projects/<project_id>/costs", "projects", _project_costs, "The project's cost log (JSON Lines)"),
+    Route("POST", "/projects/<project_id>/ocr-runs", "projects", _apply_run,
+          "Bring a later OCR run in: uncorrected boxes take its text, corrected ones a suggestion", body=reruns.ApplyRun,
+          response=reruns.AppliedRun),
     Route("GET", _P, "annotations", _get_page, "A page's annotations, now or as of a version; ETag is its version id",
           response=PageAnnotations, query=_VERSION_QUERY),
     Route("POST", f"{_P}/boxes", "annotations", _add_box, "Draw a box", body=edits.BoxDraft, response=EditResult, status=201,

@@ -219,9 +219,11 @@ class OcrSuggestion(BookModel):
     """A later OCR run's reading of a box whose text a person corrected: kept beside the
     correction, never written into it (`runId` names the run)."""
 
-    run_id: Id
+    run_id: str = Field(min_length=1, max_length=200)
     text: MultilineText = Field(max_length=MAX_BOX_TEXT)
     ocr_confidence: Confidence | None = None
+    changes: list[dict[str, Any]] = Field(default_factory=list, max_length=10_000,
+                                          description="how the corrected text would become this one (text changes)")
     created_at: datetime = Field(default_factory=utcnow)
 
 
