@@ -3,7 +3,8 @@ waitress.
 
 `POST /upload`, `GET /status/<job_id>`, `GET /result/<job_id>`, `POST /ocr`, `POST /sweep`,
 `GET /costs` — the paths the functions have in production, so a client needs only a base URL —
-`GET /api/v1/costs` and the provenance API under `/api/v1/ocr`. Each function is loaded once,
+`GET /api/v1/costs`, the provenance API under `/api/v1/ocr` and the book layer's under `/api/v1`
+(`/projects`, `/pages`, `/boxes`). Each function is loaded once,
 with functions-framework's own `create_app`, exactly as its Cloud Function runtime loads it.
 Every answer is JSON, waitress's own refusals included (`_JsonErrorTask`); `serving` runs and
 stops the server from one thread; `start_maintenance` recovers, sweeps and purges.
