@@ -11,7 +11,7 @@ import flask
 from pydantic import BaseModel
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoRoute
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import BaseConverter, Map, Rule
 
 from pagesage.errors import MethodNotAllowedError, NotFound
 
@@ -45,13 +45,16 @@ class Route:
 
 class RouteTable:
     """The routes of one API under `root` (where the local stack mounts it); paths of
-    requests are relative to it. `default` is the function that answers paths no route knows."""
+    requests are relative to it. `default` is the function that answers paths no route knows;
+    `converters` are werkzeug URL converters the paths name (`<box:box_id>`)."""
 
-    def __init__(self, root: str, routes: tuple[Route, ...], *, default: str) -> None:
+    def __init__(self, root: str, routes: tuple[Route, ...], *, default: str,
+                 converters: dict[str, type[BaseConverter]] | None = None) -> None:
         self.root = root
         self.routes = routes
         self.default = default
-        self._map = Map([Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(routes)], strict_slashes=False)
+        self._map = Map([Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(routes)], strict_slashes=False,
+                        converters=converters)
 
     def match(self, path: str, method: str) -> tuple[Route, dict[str, str]]:
         """The route and path arguments for `method path` (relative to the root).

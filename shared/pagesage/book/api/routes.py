@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import flask
 from pydantic import BaseModel, Field
+from werkzeug.routing import BaseConverter
 
 from pagesage import web
 from pagesage.api.routing import Route, RouteTable
@@ -250,8 +251,15 @@ def _auto_fix(request, services, args):
     return _json(answer, sha=answer.commit_sha)
 
 
+class BoxId(BaseConverter):
+    """A box id in a path: any segment but `merge` (`POST .../boxes/merge` is an operation of
+    its own, not a box)."""
+
+    regex = r"(?!merge(?:/|$))[^/]+"
+
+
 _P = "/pages/<page_id>"
-_B = f"{_P}/boxes/<box_id>"
+_B = f"{_P}/boxes/<box:box_id>"
 _R = f"{_B}/inline-references/<reference_id>"
 _VERSION_QUERY = {"version": {"description": "the page as of this version (1-based)", "type": "integer", "minimum": 1}}
 
@@ -306,7 +314,7 @@ ROUTES: tuple[Route, ...] = (
           response=ValidateProjectResponse),
 )
 
-TABLE = RouteTable(API_ROOT, ROUTES, default="annotations")
+TABLE = RouteTable(API_ROOT, ROUTES, default="annotations", converters={"box": BoxId})
 """The book layer's route table."""
 
 __all__ = ["API_ROOT", "ROUTES", "TABLE"]
