@@ -19,6 +19,13 @@ locals {
     PAGESAGE_TASK_MAX_ATTEMPTS  = tostring(var.queue.max_attempts)
   }
 
+  # Who edits the book layer: IAP's signed header, or a Google ID token of this audience
+  # (shared/pagesage/identity.py); with neither, edits are refused (production has no local user).
+  identity_env = { for name, value in {
+    PAGESAGE_IAP_AUDIENCE      = var.iap_audience
+    PAGESAGE_ID_TOKEN_AUDIENCE = var.id_token_audience
+  } : name => value if value != null }
+
   # The engine only the worker calls.
   worker_env = {
     PAGESAGE_DOCUMENTAI_PROCESSOR = google_document_ai_processor.ocr.id
@@ -75,7 +82,7 @@ resource "google_cloudfunctions2_function" "fn" {
     # IAM admits only them.
     ingress_settings               = contains(["public", "operators"], each.value.invoker) ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
-    environment_variables          = merge(local.function_env, each.value.identity == "worker" ? local.worker_env : {})
+    environment_variables          = merge(local.function_env, local.identity_env, each.value.identity == "worker" ? local.worker_env : {})
   }
 
   # Eventarc cannot filter Cloud Storage events by prefix: the function is called for every

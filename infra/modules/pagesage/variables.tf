@@ -246,3 +246,15 @@ variable "trusted_proxy_hops" {
     error_message = "trusted_proxy_hops must be a whole number from 0 to 10."
   }
 }
+
+variable "iap_audience" {
+  description = "PAGESAGE_IAP_AUDIENCE: the audience of Identity-Aware Proxy's signed header when IAP is in front of the functions (/projects/NUMBER/global/backendServices/ID); the header then names who edits. null: not behind IAP."
+  type        = string
+  default     = null
+}
+
+variable "id_token_audience" {
+  description = "PAGESAGE_ID_TOKEN_AUDIENCE: the audience (OAuth client id) of the Google ID tokens editors send as Authorization: Bearer; the token then names who edits. null: none."
+  type        = string
+  default     = null
+}
