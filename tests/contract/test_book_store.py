@@ -425,11 +425,10 @@ def test_page_counters_count_flags(book_store):
 
 
 def test_list_projects_pages_by_title_then_id(book_store):
-    titles = {"proj_e": "Yoga Sutra", "proj_a": "Gita", "proj_c": "Upanishads", "proj_b": "Gita", "proj_d": "Aranyaka"}
+    titles = {"proj_e": "yoga Sūtra", "proj_a": "Gītā", "proj_c": "Upanishads", "proj_b": "gita", "proj_d": "Āraṇyaka"}
     for project_id, title in titles.items():
         book_store.create_project(make_project(project_id, title), [])
-    expected = sorted(titles, key=lambda p: (titles[p], p))
-    assert expected == ["proj_d", "proj_a", "proj_b", "proj_c", "proj_e"]
+    expected = ["proj_d", "proj_b", "proj_a", "proj_c", "proj_e"]  # case and diacritics count only between equals
 
     seen, cursor, sizes = [], None, []
     while True:

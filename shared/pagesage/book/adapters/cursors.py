@@ -1,8 +1,9 @@
 """Page cursors of `BookStore.list_projects`, shared by the stores.
 
-A cursor names the last project of a page by its sort key, (title, projectId), as URL-safe
+A cursor names the last project of a page by its sort key, (`model.title_key` of its title,
+projectId), as URL-safe
 base64 of a JSON array without padding, as `pagesage.adapters.cursors` does for source
-documents. Both stores order titles by code point (SQLite's BINARY collation and Firestore's
+documents. Both stores order the keys by code point (SQLite's BINARY collation and Firestore's
 string order are both UTF-8 byte order, which is code point order).
 """
 

@@ -5,7 +5,7 @@ Layout (collection / document id: content); every document is the record's camel
 
 | path | content |
 |---|---|
-| `book_projects/{projectId}` | the Project without `boxIndex`; listed by `title`, then document id |
+| `book_projects/{projectId}` | the Project without `boxIndex`; listed by `_titleKey` (`model.title_key`), then document id |
 | `book_pages/{pageId}` | the PageAnnotations with `versionHistory` empty, plus `flags`: the counter flags (`indexes.page_flags`) as booleans; listed by `projectId`, `pageNumber` (composite index in `firestore.indexes.json`) |
 | `book_versions/{pageId}-{version:08d}` | the VersionRecord (`pageId`, `entry`, `state`); listed by `pageId` |
 | `book_boxes/{boxId}` | the BoxLocation (`projectId`, `pageId`, `pageNumber`, `contentType`); its id is the box id, so an id is stored once in the whole database |
@@ -45,7 +45,7 @@ from pagesage.book.adapters.cursors import decode_title_cursor, encode_title_cur
 from pagesage.book.adapters.indexing import IndexChanges, check_commit, check_new_project, index_changes
 from pagesage.book.adapters.sizes import check_page_size
 from pagesage.book.domain.indexes import COUNTER_FLAGS, page_flags
-from pagesage.book.domain.model import (BoxLocation, IncomingReference, PageAnnotations, PageCounters, Project,
+from pagesage.book.domain.model import (BoxLocation, IncomingReference, PageAnnotations, PageCounters, Project, title_key,
                                         VersionHistoryEntry, VersionRecord)
 from pagesage.book.ports import PageMutation
 from pagesage.domain.jobs import utcnow
@@ -161,16 +161,16 @@ class FirestoreBookStore:
         if limit < 1:
             raise InputError("limit must be >= 1")
         collection = self.client.collection(PROJECTS)
-        query = collection.order_by("title").order_by("__name__")
+        query = collection.order_by(SORT_FIELD).order_by("__name__")
         if cursor:
             title, last_id = decode_title_cursor(cursor)
-            query = query.start_after({"title": title, "__name__": collection.document(last_id)})
+            query = query.start_after({SORT_FIELD: title, "__name__": collection.document(last_id)})
         with translated():
             projects = [_project_of(s.to_dict()) for s in query.limit(limit + 1).stream()]
         if len(projects) <= limit:
             return projects, None
         projects = projects[:limit]
-        return projects, encode_title_cursor(projects[-1].title, projects[-1].project_id)
+        return projects, encode_title_cursor(title_key(projects[-1].title), projects[-1].project_id)
 
     def update_project(self, project_id: str, mutate: Callable[[Project], None]) -> Project:
         """See `BookStore.update_project`: optimistic (the write is conditioned on the update
@@ -361,14 +361,19 @@ class FirestoreBookStore:
 
 # -- documents ---------------------------------------------------------------------------
 
+SORT_FIELD = "_titleKey"
+"""The project document's listing key (`model.title_key` of its title), beside the record."""
+
+
 def _project_doc(project: Project) -> dict[str, Any]:
     data = checked_dict(project.model_copy(update={"box_index": None}))
     data.pop("boxIndex", None)
+    data[SORT_FIELD] = title_key(project.title)
     return data
 
 
 def _project_of(data: dict[str, Any]) -> Project:
-    return Project.model_validate(data)
+    return Project.model_validate({k: v for k, v in data.items() if k != SORT_FIELD})
 
 
 def _page_doc(page: PageAnnotations) -> tuple[dict[str, Any], int]:

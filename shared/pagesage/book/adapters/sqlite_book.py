@@ -7,7 +7,7 @@ looked up and ordered by:
 
 | table | key | columns beside `doc` |
 |---|---|---|
-| `book_projects` | project_id | title (listing order) |
+| `book_projects` | project_id | title (`model.title_key`: the listing order) |
 | `book_pages` | page_id | project_id, page_number, the counter flags (`indexes.page_flags`) as 0/1 integers |
 | `book_versions` | page_id, version | |
 | `book_boxes` | box_id | project_id, page_id |
@@ -34,7 +34,7 @@ from pagesage.book.adapters.cursors import decode_title_cursor, encode_title_cur
 from pagesage.book.adapters.indexing import IndexChanges, check_commit, check_new_project, index_changes
 from pagesage.book.adapters.sizes import check_page_size
 from pagesage.book.domain.indexes import COUNTER_FLAGS, page_flags
-from pagesage.book.domain.model import (BoxLocation, IncomingReference, PageAnnotations, PageCounters, Project,
+from pagesage.book.domain.model import (BoxLocation, IncomingReference, PageAnnotations, PageCounters, Project, title_key,
                                         VersionHistoryEntry, VersionRecord)
 from pagesage.book.ports import PageMutation
 from pagesage.domain.jobs import utcnow
@@ -115,7 +115,7 @@ class SqliteBookStore:
         with self._transaction() as db:
             try:
                 db.execute("INSERT INTO book_projects (project_id, title, doc) VALUES (?, ?, ?)",
-                           (project.project_id, project.title, project_doc))
+                           (project.project_id, title_key(project.title), project_doc))
                 for page, page_doc, version_doc, version in rows:
                     db.execute(f"INSERT INTO book_pages (page_id, project_id, page_number, doc, {_FLAG_COLUMNS}) "
                                f"VALUES (?, ?, ?, ?, {', '.join('?' * len(COUNTER_FLAGS))})",
@@ -147,7 +147,7 @@ class SqliteBookStore:
         projects = [Project.model_validate_json(r[0]) for r in rows[:limit]]
         if len(rows) <= limit:
             return projects, None
-        return projects, encode_title_cursor(projects[-1].title, projects[-1].project_id)
+        return projects, encode_title_cursor(title_key(projects[-1].title), projects[-1].project_id)
 
     def update_project(self, project_id: str, mutate: Callable[[Project], None]) -> Project:
         """See `BookStore.update_project`.
@@ -166,7 +166,7 @@ class SqliteBookStore:
                 raise ValueError("update_project cannot change the project id")
             project.updated_at = self._clock()
             db.execute("UPDATE book_projects SET title = ?, doc = ? WHERE project_id = ?",
-                       (project.title, _project_json(project), project_id))
+                       (title_key(project.title), _project_json(project), project_id))
         project.box_index = None
         return project
 

@@ -651,6 +651,18 @@ class Project(BookModel):
     schema_version: str = SCHEMA_VERSION
 
 
+def title_key(title: str) -> str:
+    """The key projects are listed by: the title case-folded (Unicode §3.13) without its
+    combining marks (NFKD), then a tab, then the case-folded title — so "Gītā" and "gita" sort
+    together, before "Upanishads", and apart only where nothing else tells them apart (a title
+    holds no tab: `LineText`)."""
+    import unicodedata
+
+    folded = title.casefold()
+    base = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    return f"{base}\t{folded}"
+
+
 def slugify(title: str) -> str:
     """A URL-friendly name of `title`: ASCII letters and digits in lower case, runs of anything
     else as one `-` ("Bhagavad Gītā (1985)" -> "bhagavad-gita-1985"); "book" when none is left."""
