@@ -29,6 +29,7 @@ from pagesage.book.services.answers import (AddInlineReferenceResponse, AutoFixR
                                             ValidateProjectResponse, VersionList)
 from pagesage.book.services.costs import cost_log_jsonl
 from pagesage.errors import ValidationFailed
+from pagesage.identity import require_caller
 
 API_ROOT = "/api/v1"
 MAX_JSON_BYTES = 8 * 1024 * 1024
@@ -78,8 +79,6 @@ def _if_match(request: flask.Request) -> str | None:
 
 
 def _caller(request, services):
-    from pagesage.identity import require_caller
-
     return require_caller(request.headers, services.settings)
 
 

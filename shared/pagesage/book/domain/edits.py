@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from pagesage.book.domain import references
+from pagesage.book.domain.detection import apply_detected
 from pagesage.book.domain.model import (
     MAX_BOX_TEXT,
     BookModel,
@@ -518,13 +519,9 @@ def delete_reference(state: PageState, box_id: str, reference_id: str, *, editor
 
 def with_detected(state: PageState, found: dict[str, list[InlineReference]], *, editor: UserAttribution,
                   now: datetime) -> PageState:
-    """`state` with detected references added to their boxes (ids that are already there, or
-    that would overlap a reference there, are left out)."""
+    """`state` with detected references added to their boxes (`detection.apply_detected`)."""
     boxes = []
     for box in state.bounding_boxes:
-        new = [r for r in found.get(box.box_id, ())
-               if not any(r.position.char_offset < o.position.end and o.position.char_offset < r.position.end
-                          for o in box.inline_references if references.is_live(o))]
-        boxes.append(_with_references(box, box.inline_references + new, editor, now) if new else box)
+        new = apply_detected(box, found.get(box.box_id, ()))
+        boxes.append(box if new is box else _stamp(new, editor, now))
     return _replace(state, boxes)
-

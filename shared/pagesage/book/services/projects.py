@@ -14,11 +14,12 @@ from datetime import datetime
 
 from pydantic import Field, model_validator
 
-from pagesage.book.domain import ids, versions
+from pagesage.book.domain import detection, ids, seeding, versions
 from pagesage.book.domain.edits import with_detected
 from pagesage.book.domain.model import (AI, BookModel, BookRequest, CreateChange, ImageMetadata, Language, PageAnnotations, PageState,
                                         Project, ProjectSettings, SourceDocument, UserAttribution, slugify)
 from pagesage.book.services.answers import PageSummary, PageSummaryList, ProjectList
+from pagesage.book.services.costs import project_costs
 from pagesage.book.services.ports import BookPorts
 from pagesage.domain.jobs import JobStatus
 from pagesage.domain.limits import LineText
@@ -118,8 +119,6 @@ def create_project(ports: BookPorts, request: NewProject, caller: UserAttributio
 def _seed(ports: BookPorts, project_id: str, page: Page, now: datetime) -> tuple[PageAnnotations, int] | None:
     """A page's annotations seeded from its latest OCR result (None without one), and how
     many reference proposals were left for a person."""
-    from pagesage.book.domain import detection, seeding
-
     results = ports.ocr.list_results_for_page(page.source_doc_id, page.page_no)
     if not results or not page.width or not page.height:
         return None
@@ -143,8 +142,6 @@ def _seed(ports: BookPorts, project_id: str, page: Page, now: datetime) -> tuple
 def _link_across_pages(pages: list[PageAnnotations], now: datetime) -> list[PageAnnotations]:
     """Detect references whose footnote continues on the next page (a page with markers and no
     matching footnote of its own)."""
-    from pagesage.book.domain import detection
-
     out = list(pages)
     for i, page in enumerate(pages[:-1]):
         nxt = pages[i + 1]
@@ -193,8 +190,6 @@ def _copy_original(ports: BookPorts, project_id: str, doc: SourceDoc) -> str | N
 def get_project(ports: BookPorts, project_id: str, *, with_box_index: bool = False) -> Project:
     """A project with its page counters and costs as they are now; the box index when asked.
     Raises `NotFound`."""
-    from pagesage.book.services.costs import project_costs
-
     project = ports.book.get_project(project_id)
     update = {"pages": ports.book.page_counters(project_id), "costs": project_costs(ports, project)}
     if with_box_index:

@@ -4,7 +4,7 @@ asked, and proposals for a person to confirm (`POST .../inline-references`)."""
 
 from __future__ import annotations
 
-from pagesage.book.domain import ids
+from pagesage.book.domain import detection, ids
 from pagesage.book.domain.edits import Edit, with_detected
 from pagesage.book.domain.model import AI, CreateChange, PageAnnotations, UserAttribution
 from pagesage.book.services import editing
@@ -22,8 +22,6 @@ def _next_page(ports: BookPorts, page: PageAnnotations):
 
 
 def _found(ports: BookPorts, page: PageAnnotations):
-    from pagesage.book.domain import detection
-
     return detection.detect_references(page.boxes, page_id=page.page_id, page_number=page.page_number,
                                        next_page=_next_page(ports, page), tokens=None, new_reference_id=ids.reference_id)
 

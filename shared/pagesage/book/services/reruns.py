@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from pagesage.book.domain import ids, reruns
+from pagesage.book.domain import ids, reruns, seeding
 from pagesage.book.domain.model import BookModel, BookRequest, UserAttribution
 from pagesage.book.services import editing
 from pagesage.book.services.ports import BookPorts
@@ -37,8 +37,6 @@ def apply_run(ports: BookPorts, project_id: str, request: ApplyRun, caller: User
     Raises:
         NotFound: no such project or run, or the run read none of the project's pages.
     """
-    from pagesage.book.domain import seeding
-
     project = ports.book.get_project(project_id)
     run = ports.ocr.get_run(request.run_id)
     applied, suggested, skipped, pages = [], [], [], 0
