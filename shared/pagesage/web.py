@@ -29,7 +29,7 @@ from werkzeug.formparser import FormDataParser
 from pagesage import bootstrap
 from pagesage.bootstrap import Services
 from pagesage.errors import (FileTooLarge, InputError, MethodNotAllowedError, PageSageError, PreconditionFailed, Unauthorized,
-                             validation_failed)
+                             ValidationFailed, validation_failed)
 from pagesage.responses import ErrorResponse
 from pagesage.services.ratelimit import check_rate_limit
 
@@ -142,6 +142,20 @@ def error_response(detail: str, error_code: str | None, status: int, *, job_stat
 def json_response(model: BaseModel, status: int = 200) -> flask.Response:
     """A pydantic model as a JSON response."""
     return flask.Response(model.model_dump_json(), status=status, mimetype="application/json")
+
+
+def int_arg(request: flask.Request, name: str, *, default: int | None, low: int, high: int) -> int | None:
+    """Query parameter `name` as an integer from `low` to `high`; `default` when absent.
+
+    Raises:
+        ValidationFailed: anything but ASCII digits in range (`field` the parameter).
+    """
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise ValidationFailed(f"`{name}` must be an integer from {low} to {high}", field=name)
+    return int(raw)
 
 
 def client_ip(request: flask.Request, trusted_proxy_hops: int) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -21,7 +20,7 @@ from pagesage.book.domain.model import (AI, BoundingBox, BoxCoordinates, BoxLoca
                                         ImageMetadata, IncomingReference, InlineReference, OcrStatus, PageAnnotations,
                                         PageCounters, PageState, Position, Project, RelabelChange, ReviewStatus,
                                         SourceDocument, TextContent, UserAttribution, VersionHistoryEntry, VersionRecord)
-from factories import make_job
+from factories import make_job, run_in_threads
 from pagesage.errors import Conflict, InputError, NotFound, PreconditionFailed, ValidationFailed
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, 678_000, tzinfo=timezone.utc)
@@ -40,28 +39,6 @@ def book_store(request, tmp_path):
         return
     emulators.reset_firestore(request.getfixturevalue("firestore_host"))
     yield FirestoreBookStore(request.getfixturevalue("firestore_db"), clock=lambda: NOW)
-
-
-def run_in_threads(count: int, target) -> None:
-    """Start `count` threads on `target(i)` behind a barrier; re-raise the first failure."""
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def body(i: int) -> None:
-        try:
-            barrier.wait()
-            target(i)
-        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
-    if errors:
-        raise errors[0]
 
 
 def raw_page(store, page_id: str) -> dict:

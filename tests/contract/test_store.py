@@ -4,12 +4,11 @@ FirestoreStore on the real Firestore emulator. Jobs, pages, results, tokens, cos
 from __future__ import annotations
 
 import random
-import threading
 from datetime import datetime, timedelta, timezone
 
 from pagesage import emulators
 import pytest
-from factories import make_job
+from factories import make_job, run_in_threads
 from pagesage.adapters.firestore_store import FirestoreStore
 from pagesage.adapters.sqlite_store import SqliteStore
 from pagesage.domain.jobs import (
@@ -33,28 +32,6 @@ from pagesage.domain.pages import (
 from pagesage.errors import InvalidTransition, NotFound
 from pagesage.text.normalize import normalize_for_search
 from pydantic import ValidationError
-
-
-def run_in_threads(count: int, target) -> None:
-    """Start `count` threads on `target(i)` behind a barrier; re-raise the first failure."""
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def body(i: int) -> None:
-        try:
-            barrier.wait()
-            target(i)
-        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
-    if errors:
-        raise errors[0]
 
 
 # -- jobs ------------------------------------------------------------------------------------

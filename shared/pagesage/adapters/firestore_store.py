@@ -57,6 +57,7 @@ from pagesage.adapters.firestore_writes import (
     TRANSACTION_ATTEMPTS,
     batches,
     commit_groups,
+    delete_quietly,
     doc_id,
     optimistic,
     retry_unless_gone,
@@ -713,14 +714,7 @@ class FirestoreStore:
     def _delete_quietly(self, refs: list) -> None:
         """Delete documents nothing names any more, best effort: a failure leaves them to TTL
         (a job's records) or as unread leftovers."""
-        try:
-            for group in batches(refs, COMMIT_WRITES):
-                batch = self.client.batch()
-                for ref in group:
-                    batch.delete(ref)
-                batch.commit()
-        except gexc.GoogleAPICallError:
-            pass
+        delete_quietly(self.client, refs)
 
     def _update_quietly(self, refs: list, fields: dict[str, Any]) -> None:
         try:

@@ -81,6 +81,19 @@ def batches(items: list, size: int) -> Iterator[list]:
         yield items[i:i + size]
 
 
+def delete_quietly(client, refs: list) -> None:
+    """Delete documents nothing names any more, best effort, in batches of `COMMIT_WRITES`: a
+    failure leaves them (to TTL, or as leftovers no read reaches)."""
+    try:
+        for group in batches(refs, COMMIT_WRITES):
+            batch = client.batch()
+            for ref in group:
+                batch.delete(ref)
+            batch.commit()
+    except gexc.GoogleAPICallError:
+        pass
+
+
 def retry_unless_gone(error, writer) -> bool:
     """BulkWriter error policy: retry a failed write (at most 15 attempts, the library's
     default), except on a document that no longer exists."""

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator, Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 from pagesage.adapters.cursors import decode_cursor, encode_cursor
 from pagesage.adapters.records import checked_json
+from pagesage.adapters.sqlite_db import SqliteDatabase
 from pagesage.domain.jobs import Job, utcnow
 from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query
 from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest, check_review_target
@@ -87,7 +86,7 @@ class SqliteStore:
         self.path = Path(path)
         self._clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._db = SqliteDatabase(self.path, foreign_keys=True)
         self._connection().executescript(_SCHEMA)
         self._migrate()
 
@@ -123,25 +122,10 @@ class SqliteStore:
 
     # -- connections ---------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=True)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
-        return db
+        return self._db.connection()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _transaction(self):
+        return self._db.transaction()
 
     def _one(self, sql: str, args: tuple) -> str:
         row = self._connection().execute(sql, args).fetchone()

@@ -20,7 +20,7 @@ from pagesage import web
 from pagesage.api import bodies
 from pagesage.api.routing import Route, RouteTable
 from pagesage.domain.provenance import Review, SourceDoc
-from pagesage.errors import InputError, ValidationFailed
+from pagesage.errors import InputError
 from pagesage.services import provenance
 
 API_ROOT = "/api/v1/ocr"
@@ -33,7 +33,7 @@ MAX_JSON_BYTES = 32 * 1024 * 1024
 # -- handlers ---------------------------------------------------------------------------------
 
 def _list_source_docs(request, services, _):
-    limit = _int_arg(request, "limit", default=20, low=1, high=provenance.MAX_PAGE_SIZE)
+    limit = web.int_arg(request, "limit", default=20, low=1, high=provenance.MAX_PAGE_SIZE)
     docs, cursor = services.store.list_source_docs(limit, request.args.get("cursor") or None)
     return web.json_response(bodies.SourceDocPage(items=docs, next_cursor=cursor))
 
@@ -111,15 +111,6 @@ def _create_review(request, services, args):
 def _change_review(request, services, args):
     body = web.read_json(request, bodies.ReviewPatch, MAX_JSON_BYTES)
     return web.json_response(provenance.write_review(args["page_result_id"], body, services.store, create=False))
-
-
-def _int_arg(request: flask.Request, name: str, *, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise ValidationFailed(f"`{name}` must be an integer from {low} to {high}", field=name)
-    return int(raw)
 
 
 _PR = "/page_results/<page_result_id>"

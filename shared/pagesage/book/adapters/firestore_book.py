@@ -38,18 +38,18 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from pagesage.adapters.firestore_writes import (COMMIT_WRITES, TRANSACTION_ATTEMPTS, batches, commit_groups, doc_id,
+from pagesage.adapters.firestore_writes import (TRANSACTION_ATTEMPTS, batches, commit_groups, delete_quietly, doc_id,
                                                  optimistic, translated, valid_id)
 from pagesage.adapters.records import checked_dict
 from pagesage.book.adapters.cursors import decode_title_cursor, encode_title_cursor
-from pagesage.book.adapters.indexing import IndexChanges, check_commit, check_new_project, index_changes
+from pagesage.book.adapters.indexing import IndexChanges, check_new_project, index_changes, mutated
 from pagesage.book.adapters.sizes import check_page_size
 from pagesage.book.domain.indexes import COUNTER_FLAGS, page_flags
 from pagesage.book.domain.model import (BoxLocation, IncomingReference, PageAnnotations, PageCounters, Project, title_key,
                                         VersionHistoryEntry, VersionRecord)
 from pagesage.book.ports import PageMutation
 from pagesage.domain.jobs import utcnow
-from pagesage.errors import Conflict, InputError, NotFound, PreconditionFailed, TransientError
+from pagesage.errors import Conflict, InputError, NotFound, TransientError
 
 PROJECTS, PAGES, VERSIONS, BOXES, REFS = "book_projects", "book_pages", "book_versions", "book_boxes", "book_refs"
 """The collections."""
@@ -249,16 +249,9 @@ class FirestoreBookStore:
             snap = page_ref.get(transaction=transaction)
             if not snap.exists:
                 raise NotFound("no such page")
-            stored = _page_of(snap.to_dict())
-            if stored.commit_sha != expected_sha:
-                raise PreconditionFailed(f"page {page_id} is no longer at version {expected_sha}",
-                                         current=stored.commit_sha or "")
-            new, record = mutate(stored.model_copy(deep=True))
-            check_commit(stored, new, record)
-            new = new.model_copy(update={"version_history": []})
+            new, record, changes = mutated(page_id, _page_of(snap.to_dict()), expected_sha, mutate)
             page_data, _ = _page_doc(new)
             version_data, _ = _version_doc(record)
-            changes = index_changes(stored, new)
             added = [self._box_ref(box_id) for box_id in changes.boxes_added]
             for group in batches(added, GET_ALL_IDS):
                 taken = sorted(s.id for s in transaction.get_all(group) if s.exists)
@@ -349,14 +342,7 @@ class FirestoreBookStore:
         """Delete what a failed create wrote, best effort: a leftover page without its project
         is never listed (pages are reached through their project), a leftover index entry
         names a page that does not exist."""
-        try:
-            for group in batches(refs, COMMIT_WRITES):
-                batch = self.client.batch()
-                for ref in group:
-                    batch.delete(ref)
-                batch.commit()
-        except gexc.GoogleAPICallError:
-            pass
+        delete_quietly(self.client, refs)
 
 
 # -- documents ---------------------------------------------------------------------------

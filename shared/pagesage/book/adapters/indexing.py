@@ -10,7 +10,8 @@ from typing import Sequence
 
 from pagesage.book.domain.indexes import box_locations, reference_rows
 from pagesage.book.domain.model import BoxLocation, IncomingReference, PageAnnotations, Project, VersionRecord
-from pagesage.errors import Conflict
+from pagesage.book.ports import PageMutation
+from pagesage.errors import Conflict, PreconditionFailed
 
 
 @dataclass
@@ -76,6 +77,24 @@ def check_new_project(project: Project, pages: Sequence[tuple[PageAnnotations, V
         if ids & box_ids:
             raise Conflict(f"box id {sorted(ids & box_ids)[0]} is on two pages")
         box_ids |= ids
+
+
+def mutated(page_id: str, stored: PageAnnotations, expected_sha: str,
+            mutate: PageMutation) -> tuple[PageAnnotations, VersionRecord, IndexChanges]:
+    """One commit's work inside a store's transaction, after it read `stored`: the sha check,
+    `mutate`, the check of what it returned, and the index changes; returns the new page
+    (without history), its version record and the index writes.
+
+    Raises:
+        PreconditionFailed: `stored` is not at `expected_sha` (`current` its sha). ValueError:
+        as `check_commit`. What `mutate` raises.
+    """
+    if stored.commit_sha != expected_sha:
+        raise PreconditionFailed(f"page {page_id} is no longer at version {expected_sha}", current=stored.commit_sha or "")
+    new, record = mutate(stored.model_copy(deep=True))
+    check_commit(stored, new, record)
+    new = new.model_copy(update={"version_history": []})
+    return new, record, index_changes(stored, new)
 
 
 def check_commit(stored: PageAnnotations, new: PageAnnotations, record: VersionRecord) -> None:

@@ -23,22 +23,21 @@ connection.
 from __future__ import annotations
 
 import sqlite3
-import threading
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 from pagesage.adapters.records import checked_json
+from pagesage.adapters.sqlite_db import SqliteDatabase
 from pagesage.book.adapters.cursors import decode_title_cursor, encode_title_cursor
-from pagesage.book.adapters.indexing import IndexChanges, check_commit, check_new_project, index_changes
+from pagesage.book.adapters.indexing import IndexChanges, check_new_project, index_changes, mutated
 from pagesage.book.adapters.sizes import check_page_size
 from pagesage.book.domain.indexes import COUNTER_FLAGS, page_flags
 from pagesage.book.domain.model import (BoxLocation, IncomingReference, PageAnnotations, PageCounters, Project, title_key,
                                         VersionHistoryEntry, VersionRecord)
 from pagesage.book.ports import PageMutation
 from pagesage.domain.jobs import utcnow
-from pagesage.errors import Conflict, InputError, NotFound, PreconditionFailed
+from pagesage.errors import Conflict, InputError, NotFound
 
 _FLAG_COLUMNS = ", ".join(COUNTER_FLAGS)
 
@@ -77,29 +76,15 @@ class SqliteBookStore:
         self.path = Path(path)
         self._clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._db = SqliteDatabase(self.path)
         self._connection().executescript(_SCHEMA)
 
     # -- connections ---------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=True)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
+        return self._db.connection()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _transaction(self):
+        return self._db.transaction()
 
     # -- projects ------------------------------------------------------------------------
     def create_project(self, project: Project, pages: Sequence[tuple[PageAnnotations, VersionRecord]]) -> None:
@@ -204,14 +189,8 @@ class SqliteBookStore:
             if row is None:
                 raise NotFound("no such page")
             stored = PageAnnotations.model_validate_json(row[0])
-            if stored.commit_sha != expected_sha:
-                raise PreconditionFailed(f"page {page_id} is no longer at version {expected_sha}",
-                                         current=stored.commit_sha or "")
-            new, record = mutate(stored.model_copy(deep=True))
-            check_commit(stored, new, record)
-            new = new.model_copy(update={"version_history": []})
+            new, record, changes = mutated(page_id, stored, expected_sha, mutate)
             page_doc, version_doc = _page_json(new), _version_json(record)
-            changes = index_changes(stored, new)
             try:
                 _write_indexes(db, page_id, changes)
                 db.execute("INSERT INTO book_versions (page_id, version, doc) VALUES (?, ?, ?)",

@@ -86,15 +86,6 @@ def _body(request, model):
     return web.read_json(request, model, MAX_JSON_BYTES)
 
 
-def _int_arg(request: flask.Request, name: str, *, low: int, high: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise ValidationFailed(f"`{name}` must be an integer from {low} to {high}", field=name)
-    return int(raw)
-
-
 # -- projects ---------------------------------------------------------------------------------
 
 def _create_project(request, services, _):
@@ -104,7 +95,7 @@ def _create_project(request, services, _):
 
 
 def _list_projects(request, services, _):
-    limit = _int_arg(request, "limit", low=1, high=100) or 50
+    limit = web.int_arg(request, "limit", default=50, low=1, high=100)
     return _json(projects.list_projects(_ports(services), limit, request.args.get("cursor") or None))
 
 
@@ -132,7 +123,7 @@ def _project_costs(request, services, args):
 # -- pages and edits --------------------------------------------------------------------------
 
 def _get_page(request, services, args):
-    version = _int_arg(request, "version", low=1, high=2**53)
+    version = web.int_arg(request, "version", default=None, low=1, high=2**53)
     ports = _ports(services)
     page = history.page_as_of(ports, args["page_id"], version) if version else projects.page_view(ports, args["page_id"])
     return _json(page, sha=page.commit_sha)

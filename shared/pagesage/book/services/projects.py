@@ -165,23 +165,21 @@ def _languages(pages: list[PageAnnotations]) -> list[Language]:
 
 
 def _copy_image(ports: BookPorts, project_id: str, page: Page) -> str | None:
-    if not page.image_key:
-        return None
-    key = f"projects/{project_id}/pages/page-{page.page_no:03d}.png"
-    try:
-        ports.blobs.copy(page.image_key, key)
-    except NotFound:
-        return None
-    return key
+    return _kept(ports, page.image_key, f"projects/{project_id}/pages/page-{page.page_no:03d}.png")
 
 
 def _copy_original(ports: BookPorts, project_id: str, doc: SourceDoc) -> str | None:
-    if not doc.original_key:
+    name = (doc.original_key or "").rsplit("/", 1)[-1]
+    return _kept(ports, doc.original_key, f"projects/{project_id}/original.{name.rsplit('.', 1)[-1] if '.' in name else 'bin'}")
+
+
+def _kept(ports: BookPorts, source: str | None, key: str) -> str | None:
+    """`key` after copying the blob `source` there (the project's own copy, kept when the
+    upload's job expires); None when there is nothing to copy."""
+    if not source:
         return None
-    suffix = doc.original_key.rsplit(".", 1)[-1] if "." in doc.original_key.rsplit("/", 1)[-1] else "bin"
-    key = f"projects/{project_id}/original.{suffix}"
     try:
-        ports.blobs.copy(doc.original_key, key)
+        ports.blobs.copy(source, key)
     except NotFound:
         return None
     return key
