@@ -5,6 +5,7 @@ versions, two-person review, validation and auto-fix, cross-page navigation."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 
 import pytest
@@ -467,3 +468,12 @@ def test_a_project_of_a_real_page_with_a_footnote_links_it_and_validates_clean(a
     assert api.http.get(f"/api/v1/projects/{body['project']['projectId']}/pages").get_json()["items"][0]["boxCount"] == len(boxes)
     image = page["image"]
     assert image["blobKey"].startswith(f"projects/{body['project']['projectId']}/") and api.services.blobs.exists(image["blobKey"])
+    project_id = body["project"]["projectId"]
+    log = api.http.get(f"/api/v1/projects/{project_id}/costs")
+    assert log.status_code == 200 and log.mimetype == "application/jsonl"
+    lines = [json.loads(line) for line in log.get_data(as_text=True).splitlines()]
+    assert lines and all(line["projectId"] == project_id and line["currency"] == "USD" for line in lines)
+    assert {line["pageId"] for line in lines if "pageId" in line} == {page_id}
+    costs = api.http.get(f"/api/v1/projects/{project_id}").get_json()["costs"]
+    assert costs["totalSpent"] == pytest.approx(sum(line["totalCost"] for line in lines)) and costs["totalSpent"] > 0
+    assert costs["breakdown"]["ocr"] == pytest.approx(costs["totalSpent"])
