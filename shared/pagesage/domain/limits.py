@@ -166,9 +166,17 @@ def is_unsafe_char(char: str, *, newlines: bool = False) -> bool:
 def checked_text(value: str, *, newlines: bool = False) -> str:
     """`value` unchanged when no character of it `is_unsafe_char`.
 
+    Every unsafe character is one `str.isprintable` refuses (those categories, and Zs), so text
+    that is printable once the kept characters are set aside needs no scan one by one.
+
     Raises:
         ValueError: naming the first unsafe character's code point.
     """
+    if value.isprintable():
+        return value
+    kept = value.replace("\u200c", "").replace("\u200d", "")
+    if (kept.replace("\n", "").replace("\t", "") if newlines else kept).isprintable():
+        return value
     bad = next((c for c in value if is_unsafe_char(c, newlines=newlines)), None)
     if bad is not None:
         raise ValueError(f"must not contain the control or format character U+{ord(bad):04X}")
