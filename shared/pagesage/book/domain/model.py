@@ -360,7 +360,7 @@ class ValidationWarning(BookModel):
 
 
 class PageState(BookModel):
-    """A page's current annotations (the seed's `currentState`)."""
+    """A page's current annotations (`currentState`)."""
 
     bounding_boxes: list[BoundingBox] = Field(default_factory=list, max_length=MAX_BOXES_PER_PAGE)
     review_status: ReviewStatus = ReviewStatus.PENDING

@@ -1,5 +1,5 @@
 """Use cases: every edit of a page's annotations, under optimistic concurrency
-(docs/book.md, "Edits", "Concurrency").
+(docs/book.md, "Edits", "Versions").
 
 Each edit names the version it was based on (`If-Match`, RFC 9110 §13.1.1): none is refused
 (428), a stale one fails (412) with the current version id, and nothing is changed. The edit
