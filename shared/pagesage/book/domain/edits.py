@@ -226,12 +226,11 @@ def _box_change(old: BoundingBox, new: BoundingBox) -> tuple[ChangeType, ChangeD
                                               before={"contentType": old.content_type.value, "language": old.language.value},
                                               after={"contentType": new.content_type.value, "language": new.language.value})
     keys = ("coordinates", "content_type", "language", "script", "parent_box", "notes", "confidence")
-    before = {k: getattr(old, k) for k in keys if getattr(old, k) != getattr(new, k)}
-    dump = lambda box, k: BoundingBox.model_fields[k].alias or k  # noqa: E731 - the JSON name
-    return "manual_edit", BoxEditChange(
-        action="edited", box_id=old.box_id,
-        before={dump(old, k): _plain(getattr(old, k)) for k in before},
-        after={dump(new, k): _plain(getattr(new, k)) for k in before})
+    changed = [k for k in keys if getattr(old, k) != getattr(new, k)]
+    json_name = {k: BoundingBox.model_fields[k].alias or k for k in changed}
+    return "manual_edit", BoxEditChange(action="edited", box_id=old.box_id,
+                                        before={json_name[k]: _plain(getattr(old, k)) for k in changed},
+                                        after={json_name[k]: _plain(getattr(new, k)) for k in changed})
 
 
 def _plain(value: Any) -> Any:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field
 
+from pagesage.book.domain.detection import ReferenceProposal
 from pagesage.book.domain.model import (BookModel, BookRequest, BoundingBox, IncomingReference, InlineReference, Project,
                                         ReviewStatus, ValidationStatus, ValidationWarning, VersionHistoryEntry)
 
@@ -47,7 +50,7 @@ class ReferenceProposalList(BookModel):
     """Detection on demand: references applied (confident) and proposals to confirm."""
 
     applied: list[InlineReference] = Field(default_factory=list)
-    proposals: list[dict] = Field(default_factory=list)
+    proposals: list[ReferenceProposal] = Field(default_factory=list)
     version_number: int | None = None
     commit_sha: str | None = None
 
@@ -89,7 +92,7 @@ class AutoFixResponse(BookModel):
 
 class IncomingReferenceDetail(IncomingReference):
     is_valid: bool
-    last_validated: str
+    last_validated: datetime
 
 
 class IncomingReferencesResponse(BookModel):

@@ -30,7 +30,7 @@ def incoming(ports: BookPorts, box_id: str) -> IncomingReferencesResponse:
     _, box = load_box(ports, box_id)
     rows = ports.book.references_to(box_id)
     pages: dict[str, PageAnnotations] = {}
-    now = ports.clock().isoformat()
+    now = ports.clock()
     details = []
     for row in rows:
         if row.source_page_id not in pages:

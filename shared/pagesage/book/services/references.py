@@ -40,7 +40,7 @@ def detect(ports: BookPorts, page_id: str, *, apply: bool, if_match: str | None,
         page = ports.book.get_page(page_id)
         found = _found(ports, page)
         return ReferenceProposalList(applied=[r for refs in found.applied.values() for r in refs],
-                                     proposals=[p.model_dump(mode="json") for p in found.proposals])
+                                     proposals=found.proposals)
     seen: dict = {}
 
     def operation(page: PageAnnotations) -> Edit:
@@ -54,5 +54,5 @@ def detect(ports: BookPorts, page_id: str, *, apply: bool, if_match: str | None,
     page, _ = editing.apply(ports, page_id, if_match, caller or AI, operation, note="references detected")
     found = seen["found"]
     return ReferenceProposalList(applied=[r for refs in found.applied.values() for r in refs],
-                                 proposals=[p.model_dump(mode="json") for p in found.proposals],
+                                 proposals=found.proposals,
                                  version_number=page.version, commit_sha=page.commit_sha)
