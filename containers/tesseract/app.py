@@ -45,7 +45,7 @@ from pydantic import BaseModel
 from werkzeug.exceptions import HTTPException
 
 from pagesage.domain.pages import OsdResult
-from pagesage.engines.languages import AUTO, parse_spec
+from pagesage.domain.languages import AUTO, parse_spec
 from pagesage.engines.tesseract import TesseractEngine
 from pagesage.errors import (ContentTypeMismatch, EmptyFile, EngineError, FileTooLarge, InputError, InvalidLanguage,
                              PageSageError, UnsupportedFormat)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from pagesage.domain.jobs import Job
 from pagesage.domain.provenance import Link, Review, SourceDoc
 from pagesage.domain.pages import CostEntry, OsdResult, Page, PageResult, QualityMetrics, Run, Token
+from pagesage.domain.tokens import EngineWord
 
 
 class Store(Protocol):
@@ -234,19 +235,6 @@ class TaskQueue(Protocol):
 
     def enqueue(self, task: Task) -> None:
         """Schedule `task`; a task whose name is already waiting is not added twice."""
-
-
-class EngineWord(BaseModel):
-    """A word as an engine reports it, before PageSage numbers and normalizes it."""
-
-    text: str
-    bbox: tuple[int, int, int, int]  # x, y, w, h in pixels
-    confidence: float  # 0-100
-    block: int
-    par: int
-    line: int
-    lang: str | None = None  # BCP 47 tag when the engine detected the word's language itself
-    space_after: bool = True  # False when the next word of the line follows with no space
 
 
 class EngineOutput(BaseModel):

@@ -57,11 +57,11 @@ def tesseract_row(rel: str, model: str, rounds: int) -> tuple[str, int, int, flo
 
     from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, JobStatus
     from pagesage.domain.pages import EngineConfig, Page, PageResult, PageStatus, Run
-    from pagesage.engines.languages import bcp47
+    from pagesage.domain.languages import bcp47
     from pagesage.engines.tesseract import parse_tsv
     from pagesage.formats.document import DocumentView, PageView
     from pagesage.formats.hocr import render_hocr
-    from pagesage.services.ocr_page import build_tokens
+    from pagesage.domain.tokens import build_tokens
 
     image = CORPUS / rel
     tsv = subprocess.run(["tesseract", str(image), "stdout", "-l", model, "--psm", "3", "tsv"], check=True,

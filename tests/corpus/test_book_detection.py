@@ -33,10 +33,10 @@ from pagesage.book.domain.model import BoundingBox, ContentType, Language
 from pagesage.book.domain.seeding import seed_boxes
 from pagesage.domain.jobs import FileFormat
 from pagesage.domain.pages import Token
-from pagesage.engines.languages import bcp47
+from pagesage.domain.languages import bcp47
 from pagesage.engines.tesseract import TesseractEngine
 from pagesage.imaging import render_page
-from pagesage.services.ocr_page import build_tokens
+from pagesage.domain.tokens import build_tokens
 
 pytestmark = [pytest.mark.corpus,
               pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs the tesseract binary and its models")]

@@ -33,7 +33,7 @@ from pagesage.engines.docai import (
     sniff_mime,
 )
 from pagesage.engines.docai_document import load_document
-from pagesage.engines.languages import parse_spec
+from pagesage.domain.languages import parse_spec
 from pagesage.errors import EngineError, InputError, InvalidLanguage, TransientError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "docai"

@@ -13,12 +13,12 @@ from lxml import etree
 
 from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, JobStatus
 from pagesage.domain.pages import BBox, EngineConfig, Page, PageResult, PageStatus, Run, Token
-from pagesage.engines.languages import bcp47
+from pagesage.domain.languages import bcp47
 from pagesage.formats.document import DocumentView, PageView
 from pagesage.formats.hocr import render_hocr
 from pagesage.formats.json_doc import DocumentJson, render_json
 from pagesage.formats.text import render_text
-from pagesage.ports import EngineWord
+from pagesage.domain.tokens import EngineWord
 from pagesage.text.normalize import clean_word, normalize_for_search
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"

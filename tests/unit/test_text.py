@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pagesage.engines.languages import model_for_script, parse_spec
+from pagesage.domain.languages import model_for_script, parse_spec
 from pagesage.engines.tesseract import parse_tsv
 from pagesage.errors import EngineError, InvalidLanguage
 from pagesage.text.cer import cer, normalize_for_scoring, wer

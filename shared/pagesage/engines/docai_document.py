@@ -1,6 +1,6 @@
 """Saved Google Document AI output -> `documentai.Document` -> PageSage engine words, offline.
 
-Input forms (all seen in the wild, see `../shared/corpus/docai/SOURCE.md`):
+Input forms (all seen in real Document AI outputs):
     * camelCase JSON: `Document.to_json()`, the REST API, batch-output shards (`textAnchor`,
       `boundingPoly`, int64 fields such as `endIndex` written as strings);
     * snake_case JSON or dict: proto-plus `Document.to_dict()` (`text_anchor`,
@@ -49,7 +49,7 @@ from google.protobuf.message import Message
 
 from pagesage.domain.pages import QualityMetrics
 from pagesage.errors import EngineError
-from pagesage.ports import EngineWord
+from pagesage.domain.tokens import EngineWord, build_tokens
 
 if TYPE_CHECKING:
     from pagesage.formats.document import DocumentView
@@ -481,7 +481,6 @@ def document_view(document: documentai.Document, inputs: Sequence[Path]) -> Docu
     from pagesage.domain.jobs import DocumentUpload, FileFormat, Job
     from pagesage.domain.pages import EngineConfig, Page, PageResult, PageStatus, Run
     from pagesage.formats.document import DocumentView, PageView
-    from pagesage.services.ocr_page import build_tokens
 
     converted = convert_document(document)
     if not converted:

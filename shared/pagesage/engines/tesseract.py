@@ -2,7 +2,7 @@
 
 Every call runs one `tesseract` process with `OMP_THREAD_LIMIT=1`: on 2 vCPUs OpenMP inside one
 process makes a page 5-8x slower, and parallelism comes from several worker threads each driving
-its own process (`../shared/notes/toolchain.md`, "Tesseract").
+its own process (docs/architecture.md, "Languages").
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import pytesseract
 
 from pagesage.domain.pages import OsdResult
 from pagesage.errors import EngineError
-from pagesage.ports import EngineOutput, EngineWord
+from pagesage.domain.tokens import EngineWord
+from pagesage.ports import EngineOutput
 
 log = logging.getLogger(__name__)
 

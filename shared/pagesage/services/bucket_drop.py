@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass, field
 
 from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, JobErrorCode, JobStatus
-from pagesage.engines.languages import parse_spec
+from pagesage.domain.languages import parse_spec
 from pagesage.errors import InputError, InvalidLanguage, InvalidTransition, NotFound
 from pagesage.imaging import MAGIC_BYTES_NEEDED, detect_format
 from pagesage.ports import BlobStore, Store, Task, TaskQueue

@@ -9,9 +9,9 @@ Run `a` is the reference, run `b` the hypothesis, as in `pagesage.text.cer`:
                                                       inserted words of a minimal word alignment,
                                                       N the number of words of `a`
 
-(the definitions of Morris, Maier & Green, "From WER and RIL to MER and WIL", ICSLP 2004, and of
-the corpus baseline, `../shared/corpus/README.md` "Ground truth and scoring"). A page text is its
-tokens' texts joined by single spaces, so line breaks cost nothing, as in the baseline scorer.
+(the definitions of Morris, Maier & Green, "From WER and RIL to MER and WIL", ICSLP 2004; scoring
+as docs/architecture.md, "Scoring", states it). A page text is its tokens' texts joined by single
+spaces, so line breaks cost nothing, as in the baseline scorer.
 
 The alignment is `rapidfuzz.distance.Levenshtein.opcodes` on the two lists of words: a minimal
 edit script with unit costs (Wagner & Fischer 1974), so its edit count is exactly the word

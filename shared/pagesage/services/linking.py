@@ -8,9 +8,9 @@ Matching compares *link keys*, built the same way for a page's words and a dicti
 `link_key`:
     1. `pagesage.text.normalize.normalize_for_search`: NFC, casefold, ZWJ/ZWNJ removed.
     2. Vedic accents dropped (U+0951, U+0952 and the Vedic Extensions block U+1CD0-U+1CFF): the
-       Devanagari OCR models never produce them (`../shared/notes/toolchain.md`).
+       Devanagari OCR models never produce them (docs/architecture.md, "Languages").
     3. In a word holding Devanagari, a `:` right after a Devanagari sign becomes VISARGA (U+0903):
-       Tesseract reads visarga as a colon (`toolchain.md`); Sanskrit in Devanagari punctuates
+       Tesseract reads visarga as a colon (docs/architecture.md, "Languages"); Sanskrit in Devanagari punctuates
        with the danda, not the colon.
     4. Devanagari is transliterated to IAST with `indic_transliteration.sanscript`
        (DEVANAGARI → IAST); Latin text passes through it unchanged, so English stays English.

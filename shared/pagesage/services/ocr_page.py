@@ -14,12 +14,12 @@ from pathlib import Path
 
 from pagesage.config import Settings
 from pagesage.domain.jobs import FileFormat, Job
-from pagesage.domain.pages import BBox, CostEntry, EngineConfig, OsdResult, Page, PageResult, PageStatus, Run, Token
-from pagesage.engines.languages import AUTO, bcp47, model_for_script, tag_for_script
+from pagesage.domain.languages import AUTO, bcp47, model_for_script
+from pagesage.domain.pages import CostEntry, EngineConfig, OsdResult, Page, PageResult, PageStatus, Run
+from pagesage.domain.tokens import build_tokens
 from pagesage.imaging import render_page
-from pagesage.ports import BlobStore, EngineOutput, EngineWord, OcrEngine, Store
+from pagesage.ports import BlobStore, EngineOutput, OcrEngine, Store
 from pagesage.pricing import price_call
-from pagesage.text.normalize import clean_word, normalize_for_search, script_of
 
 _DIRECT_FORMATS = (FileFormat.PNG, FileFormat.JPEG, FileFormat.TIFF)
 
@@ -96,32 +96,6 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
         "status": PageStatus.DONE, "width": image.width, "height": image.height, "dpi": rendered.dpi,
         "sha256": image_sha256, "image_key": image_key, "quality": output.quality,
     })
-
-
-def build_tokens(words: list[EngineWord], model: str, *, page_tag: str | None = None) -> list[Token]:
-    """Engine words -> numbered tokens with display text (`clean_word`), `text_norm` and a
-    `lang` tag only where a word's language differs from its paragraph's.
-
-    A word's language is the engine's own `word.lang` when it gives one (Document AI), else
-    guessed from its script and `model`; the paragraph's is `page_tag` when given, else
-    `bcp47(model)`.
-    """
-    paragraph_tag = page_tag or bcp47(model)
-    tokens: list[Token] = []
-    for word in words:
-        text = clean_word(word.text)
-        if not text:
-            continue
-        script = script_of(text)
-        tag = word.lang or (tag_for_script(script, model) if script else None)
-        x, y, w, h = word.bbox
-        tokens.append(Token(
-            token_no=len(tokens), text=text, text_norm=normalize_for_search(text),
-            bbox=BBox(x=x, y=y, w=w, h=h), confidence=round(word.confidence, 2),
-            block=word.block, par=word.par, line=word.line, space_after=word.space_after,
-            lang=tag if tag and tag != paragraph_tag else None,
-        ))
-    return tokens
 
 
 def _choose_model(detection: OsdResult | None, engine: OcrEngine, warnings: list[str]) -> str:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, JobErrorCode
 from pagesage.domain.limits import is_unsafe_char
 from pagesage.domain.provenance import SourceDoc, SourceKind
-from pagesage.engines.languages import parse_spec
+from pagesage.domain.languages import parse_spec
 from pagesage.errors import ContentTypeMismatch, EmptyFile, FileTooLarge, TransientError, UnsupportedFormat
 from pagesage.imaging import MAGIC_BYTES_NEEDED, detect_format
 from pagesage.ports import BlobStore, Store, Task, TaskQueue

@@ -1,7 +1,7 @@
 """Character and word error rates, scored as the corpus baseline scores them.
 
 CER = Levenshtein(hypothesis, reference) / len(reference) after Unicode NFC and collapsing every
-whitespace run to one space (`../shared/corpus/README.md`, "Ground truth and scoring"): line
+whitespace run to one space (docs/architecture.md, "Scoring"): line
 breaks are free, reading-order sequence errors are not. Joiners are kept, as the baseline keeps
 them. WER is the same on whitespace-separated words.
 """

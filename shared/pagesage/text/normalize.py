@@ -10,7 +10,7 @@ Two functions, two purposes:
       not join, the joiner has no effect on rendering (Unicode 15 §12.2, "Rendering of
       Devanagari"), so dropping it is lossless. Two DANDAs in a row (U+0964 U+0964) become the
       DOUBLE DANDA (U+0965) that the Unicode Standard encodes for that mark (§12.1, "Devanagari:
-      Punctuation"); the Devanagari models read ॥ as ।। (../shared/notes/toolchain.md).
+      Punctuation"); the Devanagari models read ॥ as ।। (docs/architecture.md, "Languages").
     * `normalize_for_search` gives `text_norm`: NFC + casefold with every ZWJ/ZWNJ removed, so
       a search for a word matches however the joiners were typed.
 """

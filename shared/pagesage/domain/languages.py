@@ -1,4 +1,5 @@
-"""Tesseract language specs: validation, the `auto` choice per detected script, BCP 47 tags.
+"""Tesseract language specs (a domain rule: what a job may ask for and how a page's model is
+chosen): validation, the `auto` choice per detected script, BCP 47 tags.
 
 A spec is `auto` or `+`-joined model names (`eng`, `san+eng`); `script/Devanagari` names the
 script model, which Debian installs as `Devanagari` (`tesseract-ocr-script-deva`).
@@ -15,7 +16,7 @@ _MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 
 SCRIPT_MODELS = {"Latin": ("eng",), "Devanagari": ("Devanagari", "san", "hin")}
 """OSD script -> candidate models, best first. On the corpus's Sanskrit pages the Devanagari
-script model beats `san` on every page (`../shared/notes/toolchain.md`, "Devanagari")."""
+script model beats `san` on every page (docs/architecture.md, "Languages")."""
 
 _BCP47 = {"eng": "en", "san": "sa", "hin": "hi", "mar": "mr", "nep": "ne", "Devanagari": "und-Deva", "Latin": "und-Latn"}
 
