@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from pagesage.api.bodies import FullPageResult, IngestBody
+from pagesage.services.provenance_io import FullPageResult, IngestBody
 from pagesage.book.domain.cost_log import CostLogEntry
 from pagesage.book.domain.export_config import ExportConfiguration
 from pagesage.book.domain.model import BoundingBox, ImageMetadata, PageAnnotations, Project, VersionHistoryEntry

@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     data = tempfile.TemporaryDirectory(prefix="bench-api-")
     os.environ.update(PAGESAGE_DATA_DIR=data.name, PAGESAGE_RATE_LIMIT="0")
-    from pagesage.api.bodies import FullPageResult, TokensBody
+    from pagesage.services.provenance_io import FullPageResult, TokensBody
     from pagesage.server import create_server, serving
 
     server = create_server("127.0.0.1", 0)

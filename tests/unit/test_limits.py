@@ -13,7 +13,7 @@ from PIL import Image, ImageChops, ImageStat
 from pydantic import ValidationError
 
 from pagesage.adapters.records import checked_json
-from pagesage.api.bodies import IngestBody, RunIn, SourceDocIn, TokenIn
+from pagesage.services.provenance_io import IngestBody, RunIn, SourceDocIn, TokenIn
 from pagesage.config import Settings, detect_memory_bytes
 from pagesage.domain.jobs import FileFormat
 from pagesage.domain.limits import BYTES_PER_PIXEL, is_unsafe_char, max_page_pixels

@@ -1,1 +1,2 @@
-"""The provenance API: request/response bodies and the route table its functions serve."""
+"""The HTTP APIs served by several functions each: the route-table machinery (`routing`), the
+provenance API's routes (`routes`) and the OpenAPI document (`openapi`)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import flask
 
 from pagesage import web
-from pagesage.api import bodies
+from pagesage.services import provenance_io as bodies
 from pagesage.api.routing import Route, RouteTable
 from pagesage.domain.provenance import Review, SourceDoc
 from pagesage.errors import InputError

@@ -18,7 +18,7 @@ import json
 
 from pydantic import ValidationError
 
-from pagesage.api.bodies import (
+from pagesage.services.provenance_io import (
     FullPageResult,
     IngestBody,
     IngestResult,

@@ -1,4 +1,6 @@
-"""Request and response bodies of the provenance API (`/api/v1/ocr/...`, provenance seed).
+"""What the provenance use cases take and answer: the request and response bodies of the
+provenance API (`/api/v1/ocr/...`), kept with the use cases so that they import nothing from
+the HTTP edge.
 
 Requests are strict (`extra="forbid"`: a misspelt field is an error, not silently dropped), their
 numbers finite and bounded and their texts free of control and format characters
