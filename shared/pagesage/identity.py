@@ -11,9 +11,10 @@ In Google Cloud the caller is a Google-signed identity, never a name the request
   (what `google.oauth2.id_token.verify_oauth2_token` checks, with the certificates' address
   taken from this module so that it can be pointed elsewhere).
 
-Signature, expiry (`exp`, `iat`, with `CLOCK_SKEW_SECONDS` of tolerance), issuer and audience are
-all verified by google-auth (`google.oauth2.id_token.verify_token`); the issuer here. The
-caller's `userId` is the token's `email` (unless the token says `email_verified` false), else its
+Signature, expiry (`exp`, `iat`, with `CLOCK_SKEW_SECONDS` of tolerance) and audience are
+verified by google-auth (`google.oauth2.id_token.verify_token`), the issuer (`iss`) by this
+module: the claims of a JSON Web Token (RFC 7519 §4.1) as an OpenID Connect ID token carries
+them (OpenID Connect Core 1.0 §2). The caller's `userId` is the token's `email` (unless the token says `email_verified` false), else its
 `sub`; its `name` the token's `name`, else the e-mail, else the subject.
 
 Locally (neither audience set) the caller is the configured `PAGESAGE_USER`, "Ada Lovelace

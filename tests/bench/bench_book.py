@@ -23,6 +23,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench_load import percentile
+
 TARGET_VALIDATION_SECONDS = 1.0
 
 
@@ -64,11 +66,6 @@ def synthetic_project(pages: int, boxes: int):
         records.append(versions.commit(page, page.current_state, editor=AI, change_type="ai_generated",
                                        changes=CreateChange(action="created", details="bench"), note="", now=now))
     return project, records
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_store(name: str, book, ocr, pages: int, boxes: int, rounds: int) -> dict:

@@ -145,10 +145,7 @@ class FirestoreBookStore:
         return writes
 
     def get_project(self, project_id: str) -> Project:
-        with translated():
-            data = self._project_ref(project_id).get().to_dict()
-        if data is None:
-            raise NotFound("no such project")
+        data = _read(self._project_ref(project_id), "project")
         return _project_of(data)
 
     def list_projects(self, limit: int, cursor: str | None = None) -> tuple[list[Project], str | None]:
@@ -219,10 +216,7 @@ class FirestoreBookStore:
 
     # -- pages ---------------------------------------------------------------------------
     def get_page(self, page_id: str) -> PageAnnotations:
-        with translated():
-            data = self._page_ref(page_id).get().to_dict()
-        if data is None:
-            raise NotFound("no such page")
+        data = _read(self._page_ref(page_id), "page")
         return _page_of(data)
 
     def list_pages(self, project_id: str) -> list[PageAnnotations]:
@@ -285,10 +279,7 @@ class FirestoreBookStore:
 
     # -- versions ------------------------------------------------------------------------
     def get_version(self, page_id: str, version: int) -> VersionRecord:
-        with translated():
-            data = self._version_ref(page_id, version).get().to_dict()
-        if data is None:
-            raise NotFound("no such version")
+        data = _read(self._version_ref(page_id, version), "version")
         return VersionRecord.model_validate(data)
 
     def list_versions(self, page_id: str) -> list[VersionHistoryEntry]:
@@ -304,10 +295,7 @@ class FirestoreBookStore:
 
     # -- indexes -------------------------------------------------------------------------
     def locate_box(self, box_id: str) -> BoxLocation:
-        with translated():
-            data = self._box_ref(box_id).get().to_dict()
-        if data is None:
-            raise NotFound("no such box")
+        data = _read(self._box_ref(box_id), "box")
         return BoxLocation.model_validate(data)
 
     def locate_boxes(self, box_ids: Sequence[str]) -> dict[str, BoxLocation]:
@@ -346,6 +334,15 @@ class FirestoreBookStore:
 
 
 # -- documents ---------------------------------------------------------------------------
+
+def _read(ref, what: str) -> dict[str, Any]:
+    """The document at `ref`. Raises `NotFound` ("no such <what>")."""
+    with translated():
+        data = ref.get().to_dict()
+    if data is None:
+        raise NotFound(f"no such {what}")
+    return data
+
 
 SORT_FIELD = "_titleKey"
 """The project document's listing key (`model.title_key` of its title), beside the record."""

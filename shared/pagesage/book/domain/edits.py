@@ -39,6 +39,7 @@ from pagesage.book.domain.model import (
     OrderStep,
     PageState,
     Position,
+    ReferenceType,
     ReadingOrderChange,
     RelabelChange,
     ResizeChange,
@@ -109,7 +110,7 @@ class ReferenceDraft(BookRequest):
     its position."""
 
     position: Position
-    type: str = Field(default="footnote", pattern="^(footnote|verse-number|citation)$")
+    type: ReferenceType = "footnote"
     target_box_id: Id
     display_text: LineText = Field(min_length=1, max_length=100)
     note: MultilineText = Field(default="", max_length=2000)
@@ -120,7 +121,7 @@ class ReferencePatch(BookRequest):
     change confirms the reference: its needs-review flag is cleared."""
 
     position: Position | None = None
-    type: str | None = Field(default=None, pattern="^(footnote|verse-number|citation)$")
+    type: ReferenceType | None = None
     target_box_id: Id | None = None
     display_text: LineText | None = Field(default=None, min_length=1, max_length=100)
     note: MultilineText = Field(default="", max_length=2000)

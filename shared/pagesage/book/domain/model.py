@@ -168,6 +168,10 @@ class Position(BookModel):
         return self.char_offset + self.length
 
 
+ReferenceType = Literal["footnote", "verse-number", "citation"]
+"""What an inline reference points at: a footnote, a verse (by its number), a cited source."""
+
+
 class InlineReference(BookModel):
     """A footnote marker (or citation, verse number) inside a box's text, pointing at a box on
     any page of the project.
@@ -177,7 +181,7 @@ class InlineReference(BookModel):
     """
 
     reference_id: Id
-    type: Literal["footnote", "verse-number", "citation"] = "footnote"
+    type: ReferenceType = "footnote"
     position: Position
     target_box_id: Id
     display_text: LineText = Field(min_length=1, max_length=100)
@@ -280,6 +284,8 @@ class ReviewStatus(str, Enum):
 
 
 class OcrStatus(str, Enum):
+    """Where a page's OCR is."""
+
     NOT_STARTED = "not-started"
     QUEUED = "queued"
     PROCESSING = "processing"
@@ -322,6 +328,8 @@ class ImageMetadata(BookModel):
 
 
 class NumberMismatch(BookModel):
+    """A reference whose number differs from its footnote's (`confidence` 0-1 that it is wrong)."""
+
     reference_id: Id
     reference_number: LineText = Field(max_length=100)
     footnote_box_id: Id
@@ -380,12 +388,16 @@ class PageState(BookModel):
 # -- version history -----------------------------------------------------------------------
 
 class CreateChange(BookModel):
+    """Boxes made (`boxId` None for a batch, e.g. seeding from OCR)."""
+
     action: Literal["created"]
     box_id: Id | None = None
     details: str = ""
 
 
 class MoveChange(BookModel):
+    """A box moved: `before`/`after` its `x`, `y` (pixels)."""
+
     action: Literal["moved"]
     box_id: Id
     before: dict[str, int]
@@ -393,6 +405,8 @@ class MoveChange(BookModel):
 
 
 class ResizeChange(BookModel):
+    """A box resized: `before`/`after` its `width`, `height` (pixels)."""
+
     action: Literal["resized"]
     box_id: Id
     before: dict[str, int]
@@ -400,12 +414,16 @@ class ResizeChange(BookModel):
 
 
 class DeleteChange(BookModel):
+    """A box deleted; `deletedBox` keeps it for a restore."""
+
     action: Literal["deleted"]
     box_id: Id
     deleted_box: BoundingBox
 
 
 class RelabelChange(BookModel):
+    """A box's `contentType`/`language` changed."""
+
     action: Literal["relabeled"]
     box_id: Id
     before: dict[str, str | None]
@@ -413,29 +431,39 @@ class RelabelChange(BookModel):
 
 
 class OrderStep(BookModel):
+    """One box's reading order before and after (1-based)."""
+
     box_id: Id
     before: int
     after: int
 
 
 class ReadingOrderChange(BookModel):
+    """The boxes whose reading order changed."""
+
     action: Literal["reading_order_changed"]
     changes: list[OrderStep]
 
 
 class MergeChange(BookModel):
+    """Boxes merged into `targetBoxId`."""
+
     action: Literal["merged"]
     source_box_ids: list[Id]
     target_box_id: Id
 
 
 class SplitChange(BookModel):
+    """A box split; `newBoxIds` are the parts, the first keeping the source's id."""
+
     action: Literal["split"]
     source_box_id: Id
     new_box_ids: list[Id]
 
 
 class TextCorrectionChange(BookModel):
+    """A box's corrected text before and after."""
+
     action: Literal["text_corrected"]
     box_id: Id
     before: str
@@ -443,6 +471,8 @@ class TextCorrectionChange(BookModel):
 
 
 class InlineReferenceChange(BookModel):
+    """An inline reference added, removed or changed (`before`/`after` the reference)."""
+
     action: Literal["inline_reference_added", "inline_reference_removed", "inline_reference_modified"]
     box_id: Id
     reference_id: Id
@@ -451,6 +481,8 @@ class InlineReferenceChange(BookModel):
 
 
 class ReviewStatusChange(BookModel):
+    """The page's review status before and after."""
+
     action: Literal["review_status_changed"]
     before: ReviewStatus
     after: ReviewStatus
@@ -571,6 +603,8 @@ class SourceDocument(BookModel):
 
 
 class PageCounters(BookModel):
+    """A project's page counts (`indexes.page_flags` says what each counts)."""
+
     total: Count = 0
     processed: Count = 0
     annotated: Count = 0
@@ -580,6 +614,8 @@ class PageCounters(BookModel):
 
 
 class CostBreakdown(BookModel):
+    """USD spent by kind of operation."""
+
     preprocessing: Usd = 0.0
     layout_detection: Usd = 0.0
     ocr: Usd = 0.0
@@ -587,12 +623,16 @@ class CostBreakdown(BookModel):
 
 
 class ProjectCosts(BookModel):
+    """USD spent on the project, from its cost log."""
+
     total_spent: Usd = 0.0
     breakdown: CostBreakdown = Field(default_factory=CostBreakdown)
     last_updated: datetime | None = None
 
 
 class ProjectSettings(BookModel):
+    """`autoSaveInterval` seconds, `ocrConfidenceThreshold` 0-1 (boxes below it go first in review)."""
+
     auto_save_interval: Annotated[int, Field(ge=1, le=86_400)] = 30
     ocr_confidence_threshold: Confidence = 0.8
     default_export_format: ExportFormat = "markdown-quarto"
@@ -608,6 +648,8 @@ class BoxLocation(BookModel):
 
 
 class ExportRecord(BookModel):
+    """A generated export: where it is, its size (bytes) and SHA-256, the pages and settings it used."""
+
     export_id: Id
     format: ExportFormat
     generated_at: datetime

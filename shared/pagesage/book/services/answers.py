@@ -40,6 +40,8 @@ class UpdateTextResponse(BookModel):
 
 
 class AddInlineReferenceResponse(BookModel):
+    """A new reference's id, the new version and the box as it now is."""
+
     reference_id: str
     version_number: int
     commit_sha: str
@@ -56,12 +58,16 @@ class ReferenceProposalList(BookModel):
 
 
 class ValidatePageResponse(BookModel):
+    """A page's validation: status, warnings, how many of them auto-fix can fix."""
+
     validation_status: ValidationStatus
     warnings: list[ValidationWarning]
     auto_fixable_count: int
 
 
 class PageValidation(BookModel):
+    """One page's part of a project's validation."""
+
     page_id: str
     page_number: int
     validation_status: ValidationStatus
@@ -79,11 +85,15 @@ class ValidateProjectResponse(BookModel):
 
 
 class AutoFixRequest(BookRequest):
+    """The warnings to fix (`warningIds`), or all fixable ones (`confirmAll`)."""
+
     warning_ids: list[str] = Field(default_factory=list, max_length=10_000)
     confirm_all: bool = False
 
 
 class AutoFixResponse(BookModel):
+    """Warning ids fixed and not fixed, and the page's version after the fix."""
+
     fixed: list[str]
     failed: list[str]
     version_number: int
@@ -91,28 +101,38 @@ class AutoFixResponse(BookModel):
 
 
 class IncomingReferenceDetail(IncomingReference):
+    """An incoming reference, checked against its source page (`isValid`)."""
+
     is_valid: bool
     last_validated: datetime
 
 
 class IncomingReferencesResponse(BookModel):
+    """A box and every reference pointing at it, from any page."""
+
     footnote_box: BoundingBox
     incoming_references: list[IncomingReferenceDetail]
     total_count: int
 
 
 class OutgoingReferenceDetail(InlineReference):
+    """A box's reference with its target: whether it exists, its page, the start of its text."""
+
     target_exists: bool
     target_text_excerpt: str | None = None
 
 
 class OutgoingReferencesResponse(BookModel):
+    """A box and its references with their targets."""
+
     source_box: BoundingBox
     outgoing_references: list[OutgoingReferenceDetail]
     total_count: int
 
 
 class VersionList(BookModel):
+    """A page's version entries, oldest first."""
+
     page_id: str
     versions: list[VersionHistoryEntry]
 

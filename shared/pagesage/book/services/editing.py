@@ -54,11 +54,9 @@ def result(page: PageAnnotations, edit: Edit, *box_ids: str) -> EditResult:
                       created_box_ids=edit.box_ids, affected_references=affected)
 
 
-def _size(page: PageAnnotations) -> tuple[int, int]:
-    return page.image.width, page.image.height
-
-
 def add_box(ports: BookPorts, page_id: str, if_match: str | None, caller: UserAttribution, draft: edits.BoxDraft) -> EditResult:
+    """Draw a box (`edits.add_box`); the answer names its new id. Raises as `apply`, and
+    `ValidationFailed` for a box outside the image (pixels) or an unknown parent."""
     new_id = ids.box_id(draft.content_type)
     page, edit = apply(ports, page_id, if_match, caller, lambda p: edits.add_box(
         p.current_state, draft, box_id=new_id, width=p.image.width, height=p.image.height, editor=caller, now=ports.clock()),
@@ -68,6 +66,7 @@ def add_box(ports: BookPorts, page_id: str, if_match: str | None, caller: UserAt
 
 def patch_box(ports: BookPorts, page_id: str, box_id: str, if_match: str | None, caller: UserAttribution,
               patch: edits.BoxPatch) -> EditResult:
+    """Move, resize, relabel or annotate a box (`edits.patch_box`). Raises as `apply`."""
     page, edit = apply(ports, page_id, if_match, caller, lambda p: edits.patch_box(
         p.current_state, box_id, patch, width=p.image.width, height=p.image.height, editor=caller, now=ports.clock()),
         note=patch.note)
@@ -76,6 +75,8 @@ def patch_box(ports: BookPorts, page_id: str, box_id: str, if_match: str | None,
 
 def delete_box(ports: BookPorts, page_id: str, box_id: str, if_match: str | None, caller: UserAttribution,
                note: str = "") -> EditResult:
+    """Delete a box; this page's references to it are flagged orphaned (`edits.delete_box`).
+    Raises as `apply`."""
     page, edit = apply(ports, page_id, if_match, caller,
                        lambda p: edits.delete_box(p.current_state, box_id, editor=caller, now=ports.clock()), note=note)
     return result(page, edit)
@@ -83,6 +84,7 @@ def delete_box(ports: BookPorts, page_id: str, box_id: str, if_match: str | None
 
 def merge_boxes(ports: BookPorts, page_id: str, if_match: str | None, caller: UserAttribution, box_ids: list[str],
                 note: str = "") -> EditResult:
+    """Merge boxes into the first in reading order (`edits.merge_boxes`). Raises as `apply`."""
     page, edit = apply(ports, page_id, if_match, caller,
                        lambda p: edits.merge_boxes(p.current_state, box_ids, editor=caller, now=ports.clock()), note=note)
     return result(page, edit, edit.changes.target_box_id)
@@ -90,6 +92,8 @@ def merge_boxes(ports: BookPorts, page_id: str, if_match: str | None, caller: Us
 
 def split_box(ports: BookPorts, page_id: str, box_id: str, if_match: str | None, caller: UserAttribution,
               request: edits.SplitRequest) -> EditResult:
+    """Split a box at a code-point offset of its text; the new box gets a fresh id
+    (`edits.split_box`). Raises as `apply`."""
     def operation(p: PageAnnotations) -> Edit:
         _, box = edits.find_box(p.current_state, box_id)
         return edits.split_box(p.current_state, box_id, request, new_box_id=ids.box_id(box.content_type), width=p.image.width,
@@ -101,6 +105,8 @@ def split_box(ports: BookPorts, page_id: str, box_id: str, if_match: str | None,
 
 def set_reading_order(ports: BookPorts, page_id: str, if_match: str | None, caller: UserAttribution, box_ids: list[str],
                       note: str = "") -> EditResult:
+    """Put the page's boxes in the order `box_ids` lists (`edits.set_reading_order`).
+    Raises as `apply`."""
     page, edit = apply(ports, page_id, if_match, caller,
                        lambda p: edits.set_reading_order(p.current_state, box_ids, editor=caller, now=ports.clock()), note=note)
     return result(page, edit)
@@ -108,6 +114,8 @@ def set_reading_order(ports: BookPorts, page_id: str, if_match: str | None, call
 
 def correct_text(ports: BookPorts, page_id: str, box_id: str, if_match: str | None, caller: UserAttribution,
                  request: edits.UpdateTextRequest) -> UpdateTextResponse:
+    """Correct a box's text; its references follow (`edits.correct_text`). Raises as `apply`,
+    and `Conflict` (409 `text_conflict`) when `oldText` is not the stored text."""
     page, edit = apply(ports, page_id, if_match, caller, lambda p: edits.correct_text(
         p.current_state, box_id, request, version=p.version + 1, editor=caller, now=ports.clock()), note=request.note)
     box = page.current_state.box(box_id)
@@ -141,6 +149,8 @@ def add_reference(ports: BookPorts, page_id: str, box_id: str, if_match: str | N
 
 def patch_reference(ports: BookPorts, page_id: str, box_id: str, reference_id: str, if_match: str | None,
                     caller: UserAttribution, patch: edits.ReferencePatch) -> EditResult:
+    """Change or confirm an inline reference (`edits.patch_reference`). Raises as `apply`;
+    `NotFound` for a new target outside the project."""
     def operation(p: PageAnnotations) -> Edit:
         target = _target(ports, p, patch.target_box_id) if patch.target_box_id else None
         if not patch.target_box_id:
@@ -154,6 +164,8 @@ def patch_reference(ports: BookPorts, page_id: str, box_id: str, reference_id: s
 
 def delete_reference(ports: BookPorts, page_id: str, box_id: str, reference_id: str, if_match: str | None,
                      caller: UserAttribution, note: str = "") -> EditResult:
+    """Remove an inline reference; its marker text stays (`edits.delete_reference`). Raises as
+    `apply`."""
     page, edit = apply(ports, page_id, if_match, caller, lambda p: edits.delete_reference(
         p.current_state, box_id, reference_id, editor=caller, now=ports.clock()), note=note)
     return result(page, edit, box_id)

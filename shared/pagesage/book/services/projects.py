@@ -23,7 +23,7 @@ from pagesage.book.services.costs import project_costs
 from pagesage.book.services.ports import BookPorts
 from pagesage.domain.jobs import JobStatus
 from pagesage.domain.limits import LineText
-from pagesage.domain.pages import Page, PageStatus
+from pagesage.domain.pages import Page, PageStatus, Token
 from pagesage.domain.provenance import SourceDoc
 from pagesage.errors import InvalidTransition, NotFound, ValidationFailed
 
@@ -88,12 +88,10 @@ def create_project(ports: BookPorts, request: NewProject, caller: UserAttributio
         raise ValidationFailed(f"a project holds at most {MAX_PROJECT_PAGES:,} pages", field="sourceDocId")
     now = ports.clock()
     project_id = ids.project_id()
-    seeded = [_seed(ports, project_id, page, now) for page in pages]
-    seeded = [s for s in seeded if s is not None]
+    seeded = [s for s in (_seed(ports, project_id, page, now) for page in pages) if s is not None]
     if not seeded:
         raise ValidationFailed("the document has no page with an OCR result", field="sourceDocId" if request.source_doc_id else "jobId")
-    annotations = _link_across_pages([s[0] for s in seeded], now)
-    proposals = sum(s[1] for s in seeded)
+    annotations, proposals = _with_references(seeded, now)
     title = request.title or doc.title
     languages = request.languages or _languages(annotations)
     project = Project(
@@ -116,9 +114,9 @@ def create_project(ports: BookPorts, request: NewProject, caller: UserAttributio
                           reference_proposals=proposals)
 
 
-def _seed(ports: BookPorts, project_id: str, page: Page, now: datetime) -> tuple[PageAnnotations, int] | None:
-    """A page's annotations seeded from its latest OCR result (None without one), and how
-    many reference proposals were left for a person."""
+def _seed(ports: BookPorts, project_id: str, page: Page, now: datetime) -> tuple[PageAnnotations, list[Token]] | None:
+    """A page's annotations seeded from its latest OCR result, with that result's tokens;
+    None without a result."""
     results = ports.ocr.list_results_for_page(page.source_doc_id, page.page_no)
     if not results or not page.width or not page.height:
         return None
@@ -126,34 +124,27 @@ def _seed(ports: BookPorts, project_id: str, page: Page, now: datetime) -> tuple
     tokens = ports.ocr.get_tokens(result.page_result_id)
     boxes = seeding.seed_boxes(tokens, width=page.width, height=page.height, run_id=result.run_id,
                                page_result_id=result.page_result_id, lang_tag=result.lang_tag, new_box_id=ids.box_id, now=now)
-    page_id = ids.page_id(project_id, page.page_no)
-    found = detection.detect_references(boxes, page_id=page_id, page_number=page.page_no, next_page=None, tokens=tokens,
-                                        new_reference_id=ids.reference_id)
-    state = PageState(bounding_boxes=boxes, confidence=(result.mean_confidence or 0) / 100)
-    state = with_detected(state, found.applied, editor=AI, now=now)
     image = ImageMetadata(blob_key=_copy_image(ports, project_id, page), file_name=f"page-{page.page_no:03d}.png", format="png",
-                          file_size_bytes=None, sha256=page.sha256,
-                          width=page.width, height=page.height, dpi=page.dpi, uploaded_at=now)
-    annotations = PageAnnotations(page_id=page_id, page_number=page.page_no, project_id=project_id,
+                          sha256=page.sha256, width=page.width, height=page.height, dpi=page.dpi, uploaded_at=now)
+    state = PageState(bounding_boxes=boxes, confidence=(result.mean_confidence or 0) / 100)
+    annotations = PageAnnotations(page_id=ids.page_id(project_id, page.page_no), page_number=page.page_no, project_id=project_id,
                                   source_page_id=page.page_id, image=image, current_state=state, created_at=now, updated_at=now)
-    return annotations, len(found.proposals)
+    return annotations, tokens
 
 
-def _link_across_pages(pages: list[PageAnnotations], now: datetime) -> list[PageAnnotations]:
-    """Detect references whose footnote continues on the next page (a page with markers and no
-    matching footnote of its own)."""
-    out = list(pages)
-    for i, page in enumerate(pages[:-1]):
-        nxt = pages[i + 1]
-        found = detection.detect_references(page.boxes, page_id=page.page_id, page_number=page.page_number,
-                                            next_page=(nxt.page_id, nxt.page_number, nxt.boxes), tokens=None,
-                                            new_reference_id=ids.reference_id)
-        cross = {box_id: [r for r in refs if r.target_page_id and r.target_page_id != page.page_id]
-                 for box_id, refs in found.applied.items()}
-        cross = {k: v for k, v in cross.items() if v}
-        if cross:
-            out[i] = page.model_copy(update={"current_state": with_detected(page.current_state, cross, editor=AI, now=now)})
-    return out
+def _with_references(seeded: list[tuple[PageAnnotations, list[Token]]], now: datetime) -> tuple[list[PageAnnotations], int]:
+    """Each page with the references detection is confident of applied — to footnotes on the
+    page, or on the next page when the note continues there — and the number of proposals left
+    for a person. Detection runs once a page."""
+    out, proposals = [], 0
+    for i, (page, tokens) in enumerate(seeded):
+        nxt = seeded[i + 1][0] if i + 1 < len(seeded) else None
+        following = (nxt.page_id, nxt.page_number, nxt.boxes) if nxt and nxt.page_number == page.page_number + 1 else None
+        found = detection.detect_references(page.boxes, page_id=page.page_id, page_number=page.page_number, next_page=following,
+                                            tokens=tokens, new_reference_id=ids.reference_id)
+        proposals += len(found.proposals)
+        out.append(page.model_copy(update={"current_state": with_detected(page.current_state, found.applied, editor=AI, now=now)}))
+    return out, proposals
 
 
 def _languages(pages: list[PageAnnotations]) -> list[Language]:
