@@ -17,7 +17,7 @@ TASKS_STAMP := $(TASKS_VENV)/.installed
 # checkov (Terraform policy checks) pins an hcl2 of its own: a venv of its own too.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-osd
+APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-osd chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SAMPLES   := samples/alice_1.png samples/tesseract-testing-2pages.pdf
 # Files exported from uv.lock; `make lock` writes them and tests/unit/test_lock.py checks them.
