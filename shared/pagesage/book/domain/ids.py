@@ -27,3 +27,8 @@ def box_id(content_type: ContentType) -> str:
 def reference_id() -> str:
     """`ref-<16 hex digits>`."""
     return f"ref-{secrets.token_hex(8)}"
+
+
+def export_id() -> str:
+    """`export-<16 hex digits>`."""
+    return f"export-{secrets.token_hex(8)}"

@@ -43,6 +43,13 @@ def footnote_value(text: str) -> str | None:
     return marker_value(match.group(1) or match.group(2))
 
 
+def footnote_body(text: str) -> str:
+    """A footnote's text without the marker it starts with ("1. See …" -> "See …"); the text
+    unchanged (stripped) when it starts with none."""
+    match = _FOOTNOTE_START.match(text)
+    return text[match.end():].strip() if match else text.strip()
+
+
 def covers(compound: str, value: str) -> bool:
     """True when the compound marker value `compound` ("1-3", "1,2") includes `value` ("2")."""
     if compound == value:

@@ -1,0 +1,29 @@
+"""Renderers of an `Edition` (`pagesage.book.domain.edition`), one module a format: each has
+`render(edition) -> bytes`, `MEDIA_TYPE` and `EXTENSION` (docs/exports.md)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+from pagesage.book.domain.edition import Edition
+
+MODULES = {"markdown-quarto": "markdown", "hocr": "hocr", "page-xml": "page_xml", "alto": "alto",
+           "plain-text": "plain_text", "json": "json_export"}
+"""The module of each `ExportFormat`."""
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """A format's renderer, its media type (RFC 6838) and its file name extension."""
+
+    render: Callable[[Edition], bytes]
+    media_type: str
+    extension: str
+
+
+def renderer(format: str) -> Renderer:
+    """The renderer of `format`, an `ExportFormat`. Raises `KeyError` for any other."""
+    module = importlib.import_module(f"pagesage.book.formats.{MODULES[format]}")
+    return Renderer(module.render, module.MEDIA_TYPE, module.EXTENSION)
