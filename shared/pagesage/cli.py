@@ -12,6 +12,7 @@
     pagesage project create --job ID    make a project of a finished job's OCR (boxes seeded)
     pagesage project show|pages ID      a project's metadata, or its pages
     pagesage validate PROJECT           validate every page; warning counts (--json: all)
+    pagesage export PROJECT --format F  render, store and download an export (-o FILE)
     pagesage schemas --out schemas      write the JSON Schemas of the API's bodies
     pagesage docai-to-hocr DOC.json... -o OUT [--format F]
                                         convert saved Document AI output offline
@@ -20,6 +21,7 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import os
 import signal
@@ -275,6 +277,64 @@ def _print_validation(body: dict) -> None:
                f"{body['autoFixableCount']} auto-fixable; {'valid' if body['isValid'] else 'errors found'}")
 
 
+EXPORT_FORMATS = ("markdown-quarto", "hocr", "page-xml", "alto", "plain-text", "json")
+
+
+@main.command()
+@click.argument("project_id")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=None,
+              help="the format (default: the project's defaultExportFormat)")
+@click.option("--flavor", type=click.Choice(["quarto", "pandoc", "commonmark"]), default=None, help="Markdown flavour")
+@click.option("--pages", default=None, help="page numbers, e.g. 1,2,5-9 (default: all)")
+@click.option("--drop-low-confidence", is_flag=True, help="leave out uncorrected boxes under the confidence threshold")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="confidence threshold 0-1 (default: the project's)")
+@click.option("--history", is_flag=True, help="include each page's version history (JSON)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="file to write (default: the export's file name in the current folder)")
+@click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
+def export(project_id: str, fmt: str | None, flavor: str | None, pages: str | None, drop_low_confidence: bool,
+           threshold: float | None, history: bool, output: Path | None, url: str) -> None:
+    """Export a project from its corrected text: the export is stored and recorded on the
+    project, and its file downloaded; prints the export record's id, size and SHA-256."""
+    config: dict = {"includeLowConfidence": not drop_low_confidence, "includeVersionHistory": history}
+    if fmt:
+        config["format"] = fmt
+    if flavor:
+        config["markdown"] = {"flavor": flavor}
+    if pages:
+        config["includedPages"] = _page_numbers(pages)
+    if threshold is not None:
+        config["confidenceThreshold"] = threshold
+    client = _client(url)
+    try:
+        record = _call(client.export_project, project_id, **config)
+        data = _call(client.export_file, project_id, record["exportId"])
+    finally:
+        client.close()
+    target = output or Path(record["filePath"].rsplit("/", 1)[-1])
+    target.write_bytes(data)
+    click.echo(f"{target}: {record['format']} export {record['exportId']} of pages {_ranges(record['includedPages'])}, "
+               f"{record['fileSize']} bytes, sha256 {record['sha256']}")
+
+
+def _page_numbers(spec: str) -> list[int]:
+    """"1,2,5-9" -> [1, 2, 5, 6, 7, 8, 9]. Raises `click.BadParameter`."""
+    numbers: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            low, _, high = part.partition("-")
+            numbers += range(int(low), int(high or low) + 1)
+    except ValueError:
+        raise click.BadParameter(f"{spec!r} is not a list of page numbers like 1,2,5-9", param_hint="--pages") from None
+    return sorted(set(numbers))
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1-3,5"."""
+    runs = [[n for _, n in run] for _, run in itertools.groupby(enumerate(numbers), lambda p: p[1] - p[0])]
+    return ",".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs) or "none"
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("schemas"), show_default=True)
 def schemas(out: Path) -> None:
@@ -316,21 +376,49 @@ def run(files: tuple[Path, ...], lang: str, out: Path, emulators: bool, projects
             jobs = _submit_all(client, files, lang)
             _wait_and_save(client, jobs, out)
             if projects:
-                _make_projects(client, jobs)
+                _make_projects(client, jobs, out)
         finally:
             client.close()
 
 
-def _make_projects(client: PageSageClient, jobs: dict[str, tuple[Path, float]]) -> None:
-    """Make a project of each finished PDF job, validate it and print the warning counts."""
+def _make_projects(client: PageSageClient, jobs: dict[str, tuple[Path, float]], out: Path) -> None:
+    """Make a project of each finished PDF job, validate it and print the warning counts; export
+    it as Quarto Markdown (rendered to HTML by Pandoc when pypandoc is installed) and hOCR into
+    `out`, and print where the review page shows it."""
     for job_id, (path, _) in jobs.items():
         if path.suffix.lower() != ".pdf" or client.status(job_id)["status"] != "completed":
             continue
         created = _call(client.create_project, job_id=job_id, title=path.stem)
         project = created["project"]
-        click.echo(f"project {project['projectId']} of {path.name}: {len(created['pageIds'])} pages, {created['boxes']} boxes, "
+        project_id = project["projectId"]
+        click.echo(f"project {project_id} of {path.name}: {len(created['pageIds'])} pages, {created['boxes']} boxes, "
                    f"{created['referencesApplied']} references linked, {created['referenceProposals']} proposed")
-        _print_validation(_call(client.validate_project, project["projectId"]))
+        _print_validation(_call(client.validate_project, project_id))
+        for fmt, name in (("markdown-quarto", f"{path.stem}.qmd"), ("hocr", f"{path.stem}.book.hocr")):
+            record = _call(client.export_project, project_id, format=fmt, outputFileName=name)
+            (out / name).write_bytes(_call(client.export_file, project_id, record["exportId"]))
+            click.echo(f"  {out / name}: {fmt} export, {record['fileSize']} bytes")
+        html = _render_html(out / f"{path.stem}.qmd")
+        if html:
+            click.echo(f"  {html}: rendered by Pandoc")
+        click.echo(f"  review page: {_review_url(project_id)} (keep it up with `make serve`)")
+
+
+def _render_html(markdown: Path) -> Path | None:
+    """`markdown` rendered to a standalone HTML5 file beside it by Pandoc (pypandoc-binary);
+    None when pypandoc is not installed."""
+    try:
+        import pypandoc
+    except ImportError:
+        return None
+    target = markdown.with_suffix(".html")
+    pypandoc.convert_file(str(markdown), "html5", format="markdown", outputfile=str(target), extra_args=["--standalone"])
+    return target
+
+
+def _review_url(project_id: str) -> str:
+    """The review page of a project on the local stack `pagesage serve` starts."""
+    return f"http://127.0.0.1:{os.environ.get('PORT', '8080')}/review/#/projects/{project_id}"
 
 
 @main.command("docai-to-hocr")

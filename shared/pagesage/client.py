@@ -96,6 +96,16 @@ class PageSageClient:
         body = {k: v for k, v in {"jobId": job_id, "sourceDocId": source_doc_id, **metadata}.items() if v is not None}
         return self.call("POST", "/api/v1/projects", json=body).json()
 
+    def export_project(self, project_id: str, **config) -> dict:
+        """`POST /api/v1/projects/<id>/exports`: render and store one export; `config` in the
+        API's camelCase (`format`, `includedPages`, `markdown`, ...). The `ExportRecord`. Raises
+        `ApiError`."""
+        return self.call("POST", f"/api/v1/projects/{project_id}/exports", json=config).json()
+
+    def export_file(self, project_id: str, export_id: str) -> bytes:
+        """`GET /api/v1/projects/<id>/exports/<exportId>/file`: an export's bytes. Raises `ApiError`."""
+        return self.call("GET", f"/api/v1/projects/{project_id}/exports/{export_id}/file").content
+
     def validate_project(self, project_id: str) -> dict:
         """`POST /api/v1/projects/<id>/validate`: every page's warnings. Raises `ApiError`."""
         return self.call("POST", f"/api/v1/projects/{project_id}/validate").json()

@@ -14,6 +14,8 @@ stack mounts the root at `/api/v1`. Edits name the caller from a verified identi
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import flask
 from pydantic import BaseModel, Field
 from werkzeug.routing import BaseConverter
@@ -21,8 +23,8 @@ from werkzeug.routing import BaseConverter
 from pagesage import web
 from pagesage.api.routing import Route, RouteTable
 from pagesage.book.domain import edits, versions
-from pagesage.book.domain.model import BookModel, BookRequest, PageAnnotations, Project, ReviewStatus
-from pagesage.book.services import checks, editing, history, navigation, projects, references, reruns
+from pagesage.book.domain.model import BookModel, BookRequest, ExportRecord, PageAnnotations, Project, ReviewStatus
+from pagesage.book.services import checks, editing, exports, history, navigation, projects, references, reruns
 from pagesage.book.services.answers import (AddInlineReferenceResponse, AutoFixRequest, AutoFixResponse, EditResult,
                                             IncomingReferencesResponse, OutgoingReferencesResponse, PageSummaryList, ProjectList,
                                             ReferenceProposalList, UpdateTextResponse, ValidatePageResponse,
@@ -113,6 +115,33 @@ def _project_pages(request, services, args):
 def _apply_run(request, services, args):
     body = _body(request, reruns.ApplyRun)
     return _json(reruns.apply_run(_ports(services), args["project_id"], body, _caller(request, services)))
+
+
+def _create_export(request, services, args):
+    body = _body(request, exports.ExportRequest)
+    return _json(exports.create_export(_ports(services), args["project_id"], body, _caller(request, services)), 201)
+
+
+def _list_exports(request, services, args):
+    return _json(exports.list_exports(_ports(services), args["project_id"]))
+
+
+def _export_file(request, services, args):
+    with exports.open_export(_ports(services), args["project_id"], args["export_id"]) as (record, media_type, stream):
+        data = stream.read()
+    name = record.file_path.rsplit("/", 1)[-1]
+    response = flask.Response(data, mimetype=None, content_type=media_type)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    response.headers["ETag"] = f'"{record.sha256}"'
+    return response
+
+
+def _page_image(request, services, args):
+    data, media_type, sha256 = projects.page_image(_ports(services), args["page_id"])
+    response = flask.Response(data, content_type=media_type)
+    response.set_etag(sha256)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response.make_conditional(request)
 
 
 def _project_costs(request, services, args):
@@ -266,6 +295,14 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/projects/<project_id>/ocr-runs", "projects", _apply_run,
           "Bring a later OCR run in: uncorrected boxes take its text, corrected ones a suggestion", body=reruns.ApplyRun,
           response=reruns.AppliedRun),
+    Route("POST", "/projects/<project_id>/exports", "projects", _create_export,
+          "Export the project (Quarto/Pandoc/CommonMark Markdown, hOCR, PAGE-XML, ALTO, text, JSON)",
+          body=exports.ExportRequest, response=ExportRecord, status=201),
+    Route("GET", "/projects/<project_id>/exports", "projects", _list_exports, "The project's exports, oldest first",
+          response=exports.ExportList),
+    Route("GET", "/projects/<project_id>/exports/<export_id>/file", "projects", _export_file,
+          "One export's file, with its media type"),
+    Route("GET", f"{_P}/image", "annotations", _page_image, "The page image (ETag: its SHA-256)"),
     Route("GET", _P, "annotations", _get_page, "A page's annotations, now or as of a version; ETag is its version id",
           response=PageAnnotations, query=_VERSION_QUERY),
     Route("POST", f"{_P}/boxes", "annotations", _add_box, "Draw a box", body=edits.BoxDraft, response=EditResult, status=201,

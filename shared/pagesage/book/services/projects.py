@@ -10,6 +10,7 @@ keeps it after the upload's job expires.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from pydantic import Field, model_validator
@@ -212,3 +213,19 @@ def page_view(ports: BookPorts, page_id: str) -> PageAnnotations:
             box = box.model_copy(update={"incoming_references": ports.book.references_to(box.box_id)})
         boxes.append(box)
     return page.model_copy(update={"current_state": page.current_state.model_copy(update={"bounding_boxes": boxes})})
+
+
+def page_image(ports: BookPorts, page_id: str) -> tuple[bytes, str, str]:
+    """A page's image as stored under the project (bytes, media type, hex SHA-256 when known).
+
+    Raises:
+        NotFound: no such page, or it has no image.
+    """
+    page = ports.book.get_page(page_id)
+    key = page.image.blob_key
+    if not key or not ports.blobs.exists(key):
+        raise NotFound(f"page {page_id} has no image")
+    with ports.blobs.open(key) as stream:
+        data = stream.read()
+    return data, ports.blobs.content_type(key), page.image.sha256 or hashlib.sha256(data).hexdigest()
+
