@@ -13,6 +13,7 @@ path) goes to the log.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import threading
@@ -25,7 +26,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image, UnidentifiedImageError
 
 from pagesage.domain.jobs import FileFormat
-from pagesage.errors import CorruptedFile, EncryptedFile, MemoryLimit
+from pagesage.errors import CorruptedFile, EncryptedFile, InputError, MemoryLimit
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,20 @@ def render_page(path: Path, fmt: FileFormat, page_no: int, *, dpi: int, max_pixe
     except (pdfium.PdfiumError, OSError, ValueError, SyntaxError, EOFError, IndexError) as exc:
         log.info("cannot decode page %d of %s: %r", page_no, path, exc)
         raise CorruptedFile("the page cannot be decoded: the file is damaged or truncated") from exc
+
+
+def to_png(path: Path, *, dpi: int) -> bytes:
+    """The first page of the image file at `path` as PNG bytes, with the pixels the engine reads
+    (`render_page`: EXIF orientation applied, modes converted), so page coordinates keep their
+    meaning. Raises `InputError` when the file is no image this module reads."""
+    with path.open("rb") as f:
+        fmt = detect_format(f.read(16))
+    if fmt is None:
+        raise InputError("not an image PageSage reads")
+    page = render_page(path, fmt, 1, dpi=dpi)
+    out = io.BytesIO()
+    page.image.save(out, format="PNG", dpi=(page.dpi, page.dpi))
+    return out.getvalue()
 
 
 def _open_pdf(path: Path) -> pdfium.PdfDocument:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from pydantic import Field, model_validator
 
+from pagesage import imaging
 from pagesage.book.domain import detection, ids, seeding, versions
 from pagesage.book.domain.edits import with_detected
 from pagesage.book.domain.model import (AI, BookModel, BookRequest, CreateChange, ImageMetadata, Language, PageAnnotations, PageState,
@@ -125,8 +126,9 @@ def _seed(ports: BookPorts, project_id: str, page: Page, now: datetime) -> tuple
     tokens = ports.ocr.get_tokens(result.page_result_id)
     boxes = seeding.seed_boxes(tokens, width=page.width, height=page.height, run_id=result.run_id,
                                page_result_id=result.page_result_id, lang_tag=result.lang_tag, new_box_id=ids.box_id, now=now)
-    image = ImageMetadata(blob_key=_copy_image(ports, project_id, page), file_name=f"page-{page.page_no:03d}.png", format="png",
-                          sha256=page.sha256, width=page.width, height=page.height, dpi=page.dpi, uploaded_at=now)
+    key, fmt, sha256 = _copy_image(ports, project_id, page)
+    image = ImageMetadata(blob_key=key, file_name=f"page-{page.page_no:03d}.{fmt}", format=fmt, sha256=sha256,
+                          width=page.width, height=page.height, dpi=page.dpi, uploaded_at=now)
     state = PageState(bounding_boxes=boxes, confidence=(result.mean_confidence or 0) / 100)
     annotations = PageAnnotations(page_id=ids.page_id(project_id, page.page_no), page_number=page.page_no, project_id=project_id,
                                   source_page_id=page.page_id, image=image, current_state=state, created_at=now, updated_at=now)
@@ -156,8 +158,25 @@ def _languages(pages: list[PageAnnotations]) -> list[Language]:
     return [lang for lang, _ in sorted(seen.items(), key=lambda kv: -kv[1]) if lang is not Language.OTHER][:4]
 
 
-def _copy_image(ports: BookPorts, project_id: str, page: Page) -> str | None:
-    return _kept(ports, page.image_key, f"projects/{project_id}/pages/page-{page.page_no:03d}.png")
+BROWSER_IMAGES = {"image/png": "png", "image/jpeg": "jpg"}
+"""Page image types every browser shows, and their `ImageMetadata.format`."""
+
+
+def _copy_image(ports: BookPorts, project_id: str, page: Page) -> tuple[str | None, str, str | None]:
+    """The project's copy of a page image: (blob key, format, hex SHA-256). A PNG or JPEG is
+    copied as it is; any other image (a TIFF original) is stored as the PNG the engine read
+    (`imaging.render_page`, so boxes keep their pixels), for browsers to show it."""
+    source = page.image_key
+    base = f"projects/{project_id}/pages/page-{page.page_no:03d}"
+    if not source or not ports.blobs.exists(source):
+        return None, "png", None
+    kind = ports.blobs.content_type(source).split(";")[0].strip()
+    if kind in BROWSER_IMAGES:
+        return _kept(ports, source, f"{base}.{BROWSER_IMAGES[kind]}"), BROWSER_IMAGES[kind], page.sha256
+    with ports.blobs.local_path(source) as path:
+        data = imaging.to_png(path, dpi=page.dpi or 300)
+    ports.blobs.put_bytes(f"{base}.png", data, "image/png")
+    return f"{base}.png", "png", hashlib.sha256(data).hexdigest()
 
 
 def _copy_original(ports: BookPorts, project_id: str, doc: SourceDoc) -> str | None:
