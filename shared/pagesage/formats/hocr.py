@@ -6,6 +6,9 @@ properties the hOCR spec defines (`image`, `bbox`, `ppageno`, `scan_res`, `x_wco
 class and property capability used is declared in `ocr-capabilities`. Words of a line are
 separated by one space and lines end with a newline, so the text content of the file reads as
 plain text. The markup is built with lxml, which escapes all text and attribute values.
+
+`document`, `wconf`, `set_lang`, `quote_value`, `xml_safe`, `newlines` and `separate` are
+shared with the book's hOCR export (`pagesage.book.formats.hocr`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from lxml import etree
 from lxml.builder import ElementMaker
@@ -29,11 +32,14 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 CAPABILITIES = ("ocr_page", "ocr_carea", "ocr_par", "ocr_line", "ocrx_word", "ocrp_lang", "ocrp_wconf")
 """Classes and properties the output uses, declared in the `ocr-capabilities` meta field."""
 
-_ISO15924 = {"Latin": "Latn", "Devanagari": "Deva"}
+ISO15924 = {"Latin": "Latn", "Devanagari": "Deva"}
+"""ISO 15924 codes of the scripts `script_of` names."""
+
 # Characters XML 1.0 cannot carry (C0 controls other than tab/LF/CR, lone surrogates, U+FFFE/F).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
-_E = ElementMaker(namespace=XHTML_NS, nsmap={None: XHTML_NS})
+E = ElementMaker(namespace=XHTML_NS, nsmap={None: XHTML_NS})
+"""Builds XHTML elements (`E.div(...)`)."""
 
 
 def render_hocr(doc: DocumentView) -> bytes:
@@ -53,25 +59,51 @@ def render_hocr(doc: DocumentView) -> bytes:
         The encoded file.
     """
     langs = _languages(doc)
-    scripts = _scripts(doc)
+    doc_lang = langs[0] if len(langs) == 1 else ("mul" if langs else "und")
+    return document(title=doc.job.upload.file_name, system=_system(doc), capabilities=CAPABILITIES,
+                    pages=[_page(view) for view in doc.pages], langs=langs, scripts=_scripts(doc), lang=doc_lang)
+
+
+def document(*, title: str, system: str, capabilities: Sequence[str], pages: Sequence[etree._Element],
+             langs: Sequence[str], scripts: Sequence[str], lang: str, head: Sequence[etree._Element] = ()) -> bytes:
+    """An hOCR file of `pages` (`ocr_page` elements): XHTML, UTF-8, with XML declaration and
+    `<!DOCTYPE html>`, every element but the void ones written with its end tag.
+
+    The head holds `title`, the Content-Type, the metadata fields hOCR 1.2 requires
+    (`ocr-system`, `ocr-capabilities`) and recommends (`ocr-number-of-pages`, then `ocr-langs`
+    and `ocr-scripts` when not empty), then the elements of `head` (e.g. Dublin Core metadata).
+    `lang` (BCP 47) goes on the root as `lang` and `xml:lang`.
+
+    Returns:
+        The encoded file.
+    """
     metas = [
-        _E.meta({"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"}),
-        _E.meta(name="ocr-system", content=_system(doc)),
-        _E.meta(name="ocr-capabilities", content=" ".join(CAPABILITIES)),
-        _E.meta(name="ocr-number-of-pages", content=str(len(doc.pages))),
+        E.meta({"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"}),
+        E.meta(name="ocr-system", content=system),
+        E.meta(name="ocr-capabilities", content=" ".join(capabilities)),
+        E.meta(name="ocr-number-of-pages", content=str(len(pages))),
     ]
     if langs:
-        metas.append(_E.meta(name="ocr-langs", content=" ".join(langs)))
+        metas.append(E.meta(name="ocr-langs", content=" ".join(langs)))
     if scripts:
-        metas.append(_E.meta(name="ocr-scripts", content=" ".join(scripts)))
-    head = _E.head(_E.title(_safe(doc.job.upload.file_name)), *metas)
-    _newlines(head)
-    body = _E.body(*(_page(view) for view in doc.pages))
-    _newlines(body)
-    doc_lang = langs[0] if len(langs) == 1 else ("mul" if langs else "und")
-    html = _E.html(head, body, {XML_LANG: doc_lang, "lang": doc_lang})
-    _newlines(html)
+        metas.append(E.meta(name="ocr-scripts", content=" ".join(scripts)))
+    head_element = E.head(E.title(xml_safe(title)), *metas, *head)
+    newlines(head_element)
+    body = E.body(*pages)
+    newlines(body)
+    html = E.html(head_element, body, {XML_LANG: lang, "lang": lang})
+    newlines(html)
     return etree.tostring(html, xml_declaration=True, encoding="UTF-8", doctype="<!DOCTYPE html>") + b"\n"
+
+
+def wconf(percent: float) -> int:
+    """An `x_wconf` value: a confidence on the 0-100 scale rounded half up, clamped to 0-100."""
+    return min(100, max(0, math.floor(percent + 0.5)))
+
+
+def script_code(text: str) -> str | None:
+    """The ISO 15924 code of the script `text` starts in (`Latn`, `Deva`); None for others."""
+    return ISO15924.get(script_of(text) or "")
 
 
 def _system(doc: DocumentView) -> str:
@@ -97,7 +129,7 @@ def _scripts(doc: DocumentView) -> list[str]:
     counts: Counter[str] = Counter()
     for view in doc.pages:
         for token in view.tokens:
-            script = _ISO15924.get(script_of(token.text) or "")
+            script = script_code(token.text)
             if script:
                 counts[script] += 1
     return [code for code, _ in counts.most_common()]
@@ -114,44 +146,43 @@ def _page(view: PageView) -> etree._Element:
         box = BBox(x=0, y=0, w=0, h=0)
     props = []
     if page.image_key:
-        props.append(f'image "{_quote(page.image_key)}"')
+        props.append(f'image "{quote_value(page.image_key)}"')
     props += [f"bbox {_bbox(box)}", f"ppageno {n - 1}"]
     if page.dpi:
         props.append(f"scan_res {page.dpi} {page.dpi}")
-    div = _E.div({"class": "ocr_page", "id": f"page_{n}", "title": "; ".join(props)})
+    div = E.div({"class": "ocr_page", "id": f"page_{n}", "title": "; ".join(props)})
     par_lang = view.result.lang_tag if view.result is not None else None
-    _set_lang(div, par_lang)
+    set_lang(div, par_lang)
     counters = {level: itertools.count(1) for level in ("block", "par", "line", "word")}
     for block_tokens in _runs(view.tokens, "block"):
-        carea = _E.div(_container("ocr_carea", f"block_{n}_{next(counters['block'])}", block_tokens))
+        carea = E.div(_container("ocr_carea", f"block_{n}_{next(counters['block'])}", block_tokens))
         for par_tokens in _runs(block_tokens, "par"):
-            par = _E.p(_container("ocr_par", f"par_{n}_{next(counters['par'])}", par_tokens))
-            _set_lang(par, par_lang)
+            par = E.p(_container("ocr_par", f"par_{n}_{next(counters['par'])}", par_tokens))
+            set_lang(par, par_lang)
             for line_tokens in _runs(par_tokens, "line"):
-                line = _E.span(_container("ocr_line", f"line_{n}_{next(counters['line'])}", line_tokens))
+                line = E.span(_container("ocr_line", f"line_{n}_{next(counters['line'])}", line_tokens))
                 for i, token in enumerate(line_tokens):
                     word = _word(token, f"word_{n}_{next(counters['word'])}")
                     if token.space_after and i < len(line_tokens) - 1:
                         word.tail = " "  # no space after punctuation an engine split off
                     line.append(word)
                 par.append(line)
-            _separate(par, "\n", last=True)
+            separate(par, "\n", last=True)
             carea.append(par)
-        _separate(carea, "\n", last=True)
+        separate(carea, "\n", last=True)
         div.append(carea)
-    _newlines(div)
+    newlines(div)
     return div
 
 
 def _word(token: Token, word_id: str) -> etree._Element:
-    conf = min(100, max(0, math.floor(token.confidence + 0.5)))
-    title = f"bbox {_bbox(token.bbox)}; x_wconf {conf}"
-    word = _E.span(_safe(token.text), {"class": "ocrx_word", "id": word_id, "title": title})
-    _set_lang(word, token.lang)
+    title = f"bbox {_bbox(token.bbox)}; x_wconf {wconf(token.confidence)}"
+    word = E.span(xml_safe(token.text), {"class": "ocrx_word", "id": word_id, "title": title})
+    set_lang(word, token.lang)
     return word
 
 
-def _set_lang(element: etree._Element, tag: str | None) -> None:
+def set_lang(element: etree._Element, tag: str | None) -> None:
     """Tag an element's language as hOCR (`lang`) and XML (`xml:lang`) read it."""
     if tag:
         element.set("lang", tag)
@@ -172,7 +203,7 @@ def _bbox(box: BBox) -> str:
     return f"{box.x} {box.y} {box.x1} {box.y1}"
 
 
-def _separate(parent: etree._Element, sep: str, *, last: bool = False) -> None:
+def separate(parent: etree._Element, sep: str, *, last: bool = False) -> None:
     """Put `sep` after each child of `parent` (after the last one too when `last`)."""
     children = list(parent)
     for i, child in enumerate(children):
@@ -180,18 +211,18 @@ def _separate(parent: etree._Element, sep: str, *, last: bool = False) -> None:
             child.tail = sep
 
 
-def _newlines(parent: etree._Element) -> None:
+def newlines(parent: etree._Element) -> None:
     """Start each child of a block element on its own line; an empty element keeps its end tag."""
     parent.text = "\n"
     for child in parent:
         child.tail = "\n"
 
 
-def _quote(value: str) -> str:
+def quote_value(value: str) -> str:
     """A value for a double-quoted title property: no quote, semicolon or line break inside."""
-    return re.sub(r'["\\;\r\n]', "_", _safe(value))
+    return re.sub(r'["\\;\r\n]', "_", xml_safe(value))
 
 
-def _safe(text: str) -> str:
+def xml_safe(text: str) -> str:
     """`text` without the characters XML 1.0 cannot carry."""
     return _NOT_XML.sub("\ufffd", text)

@@ -15,7 +15,9 @@ Rules
     `SequenceMatcher` over the word sequences): an unchanged word keeps its token; a run of
     changed words shares the run of tokens it replaces, its box split across them in proportion
     to their lengths, with no confidence (a person wrote it); a word inserted beside unchanged
-    ones joins the run of its left (else right) neighbour. A box without tokens (drawn by a
+    ones joins the run of its left (else right) neighbour. A run whose letters are the tokens'
+    letters spaced otherwise (seeding joins a footnote marker `*` to its word) is still the
+    engine's reading: its words keep the lowest confidence of the run. A box without tokens (drawn by a
     person) has its lines stacked evenly in it and each line's words spread by length.
     Notes: every footnote box is a note, id `p{page}-{n}` (the n-th footnote box of page `page`
     in reading order), its text without its leading marker. A footnote box that is the first of
@@ -210,9 +212,15 @@ def build_edition(project: Project, pages: Sequence[PageAnnotations], tokens: Ma
             page_id=page.page_id, page_number=page.page_number, source_page_id=page.source_page_id,
             image_file=page.image.file_name, image_key=page.image.blob_key, width=page.image.width, height=page.image.height,
             dpi=page.image.dpi, review_status=state.review_status.value, confidence=state.confidence, commit_sha=page.commit_sha,
-            version=page.version, boxes=tuple(boxes), history=tuple(page.version_history) if config.include_version_history else ()))
+            version=page.version, boxes=tuple(boxes), history=tuple(page.version_history) if wants_history(config) else ()))
     return Edition(project=project, config=config, generated_at=generated_at, pages=tuple(out_pages), notes=notes,
                    contributors=tuple(people.values()) if config.include_attribution else (), omitted_boxes=omitted)
+
+
+def wants_history(config: ExportConfiguration) -> bool:
+    """True when the export carries each page's version history (`includeVersionHistory`, or
+    the JSON option of that name)."""
+    return config.include_version_history or bool(config.json_options and config.json_options.include_version_history)
 
 
 def _low_confidence(box: BoundingBox, threshold: float) -> bool:
@@ -301,8 +309,10 @@ def align_words(text: str, tokens: Sequence[Token], rect: Rect) -> tuple[Line, .
                 placed[j1 + k] = Word(new[j1 + k], (t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h), round(t.confidence / 100, 4), (t.token_no,))
         elif j2 > j1:
             run = tokens[i1:i2]
+            respaced = "".join(old[i1:i2]) == "".join(new[j1:j2])
             for k, word in enumerate(_share(new[j1:j2], run)):
-                placed[j1 + k] = word
+                # the same letters only spaced otherwise (a marker joined to its word): still the engine's reading
+                placed[j1 + k] = Word(word.text, word.rect, min(t.confidence for t in run) / 100, word.token_nos) if respaced else word
     grouped: dict[int, list[Word]] = {}
     for (line_no, _), word in zip(flat, placed):
         assert word is not None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pagesage.book.domain.edition import Edition
+from pagesage.book.domain.export_config import MarkdownExportOptions
 
 MODULES = {"markdown-quarto": "markdown", "hocr": "hocr", "page-xml": "page_xml", "alto": "alto",
            "plain-text": "plain_text", "json": "json_export"}
@@ -21,6 +22,17 @@ class Renderer:
     render: Callable[[Edition], bytes]
     media_type: str
     extension: str
+
+
+def file_extension(format: str, markdown_options: MarkdownExportOptions | None = None) -> str:
+    """The file name extension of an export in `format`: the format's own, except Markdown's,
+    which follows the flavour (`qmd` for Quarto, `md` for Pandoc and CommonMark). Raises
+    `KeyError` for an unknown format."""
+    if format == "markdown-quarto":
+        from pagesage.book.formats import markdown
+
+        return markdown.extension(markdown_options)
+    return renderer(format).extension
 
 
 def renderer(format: str) -> Renderer:

@@ -21,7 +21,7 @@ from pagesage.book.domain import ids
 from pagesage.book.domain.export_config import (FILE_NAME_PATTERN, ExportConfiguration, HocrExportOptions,
                                                 JsonExportOptions, MarkdownExportOptions)
 from pagesage.book.domain.model import BookModel, BookRequest, Confidence, ExportFormat, ExportRecord, Project, UserAttribution
-from pagesage.book.formats import renderer
+from pagesage.book.formats import file_extension, renderer
 from pagesage.book.services.ports import BookPorts
 from pagesage.domain.limits import LineText, PageNo
 from pagesage.domain.pages import Token
@@ -67,7 +67,7 @@ def configuration(project: Project, request: ExportRequest, export_id: str) -> E
     fmt = request.format or project.settings.default_export_format
     body = request.model_dump(by_alias=True, exclude_none=True)
     body.update(exportId=export_id, projectId=project.project_id, format=fmt,
-                outputFileName=request.output_file_name or f"{project.slug}.{renderer(fmt).extension}",
+                outputFileName=request.output_file_name or f"{project.slug}.{file_extension(fmt, request.markdown)}",
                 confidenceThreshold=(request.confidence_threshold if request.confidence_threshold is not None
                                      else project.settings.ocr_confidence_threshold))
     try:
@@ -89,8 +89,7 @@ def edition_of(ports: BookPorts, project_id: str, config: ExportConfiguration) -
     if config.included_pages != "all":
         wanted = set(config.included_pages)
         pages = [p for p in pages if p.page_number in wanted]
-    history = config.include_version_history or bool(config.json_options and config.json_options.include_version_history)
-    if history:
+    if editions.wants_history(config):
         pages = [p.model_copy(update={"version_history": ports.book.list_versions(p.page_id)}) for p in pages]
     tokens: dict[str, list[Token]] = {}
     for page in pages:
