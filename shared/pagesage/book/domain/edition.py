@@ -174,13 +174,14 @@ class Edition:
                 yield page, box
 
 
-def build_edition(project: Project, pages: Sequence[PageAnnotations], tokens: Mapping[str, Sequence[Token]],
+def build_edition(project: Project, pages: Sequence[PageAnnotations], tokens: Mapping[str, Sequence[Token]] | None,
                   config: ExportConfiguration, *, generated_at: datetime) -> Edition:
     """The edition of `project` as `config` selects it.
 
     Args:
         pages: the project's pages (any order); those `config.includedPages` names are kept.
-        tokens: each page result's tokens by `pageResultId` (missing ones: boxes without words).
+        tokens: each page result's tokens by `pageResultId` (missing ones: boxes without
+            words); None for an edition of text only, whose boxes have no `lines`.
 
     Raises:
         ValueError: `includedPages` names a page the project does not have.
@@ -193,6 +194,7 @@ def build_edition(project: Project, pages: Sequence[PageAnnotations], tokens: Ma
     chosen = [by_number[n] for n in wanted]
     notes, note_of_box = _notes(chosen)
     out_pages, omitted, people = [], 0, {}
+    by_number_of = None if tokens is None else {key: {t.token_no: t for t in run} for key, run in tokens.items()}
     for page in chosen:
         boxes = []
         for box in sorted(page.boxes, key=lambda b: b.reading_order):
@@ -200,7 +202,7 @@ def build_edition(project: Project, pages: Sequence[PageAnnotations], tokens: Ma
             if low and not config.include_low_confidence:
                 omitted += 1
                 continue
-            boxes.append(_box(page, box, low, tokens, note_of_box))
+            boxes.append(_box(page, box, low, by_number_of, note_of_box))
             for person in (box.last_modified_by, *(c.edited_by for c in box.text.correction_history)):
                 if person is not None and person.user_id != "pagesage-ai":
                     people.setdefault(person.user_id or person.name, person)
@@ -259,17 +261,17 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def _box(page: PageAnnotations, box: BoundingBox, low: bool, tokens: Mapping[str, Sequence[Token]],
+def _box(page: PageAnnotations, box: BoundingBox, low: bool, tokens: Mapping[str, Mapping[int, Token]] | None,
          note_of_box: Mapping[str, str]) -> Box:
     c = box.coordinates
     rect = (c.x, c.y, c.width, c.height)
     source = box.ocr_source
     token_nos = tuple(source.token_nos) if source else ()
-    result_tokens = tokens.get(source.page_result_id, ()) if source else ()
-    by_no = {t.token_no: t for t in result_tokens}
-    own = [by_no[n] for n in token_nos if n in by_no]
     text = box.text.corrected
-    lines = align_words(text, own, rect)
+    lines: tuple[Line, ...] = ()
+    if tokens is not None:
+        by_no = tokens.get(source.page_result_id, {}) if source else {}
+        lines = align_words(text, [by_no[n] for n in token_nos if n in by_no], rect)
     refs = tuple(Reference(r.position.char_offset, r.position.length, r.display_text, r.type, r.target_box_id,
                            note_of_box.get(r.target_box_id))
                  for r in sorted(box.inline_references, key=lambda r: r.position.char_offset))

@@ -1,5 +1,6 @@
 """Renderers of an `Edition` (`pagesage.book.domain.edition`), one module a format: each has
-`render(edition) -> bytes`, `MEDIA_TYPE` and `EXTENSION` (docs/exports.md)."""
+`render(edition) -> bytes`, `MEDIA_TYPE`, `EXTENSION` and `WORDS` (whether it writes lines and
+words, so the edition must load the OCR tokens; docs/exports.md)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ MODULES = {"markdown-quarto": "markdown", "hocr": "hocr", "page-xml": "page_xml"
 
 @dataclass(frozen=True)
 class Renderer:
-    """A format's renderer, its media type (RFC 6838) and its file name extension."""
+    """A format's renderer, its media type (RFC 6838), its file name extension and whether it
+    writes words (`words`: the edition needs the OCR tokens)."""
 
     render: Callable[[Edition], bytes]
     media_type: str
     extension: str
+    words: bool
 
 
 def file_extension(format: str, markdown_options: MarkdownExportOptions | None = None) -> str:
@@ -38,4 +41,4 @@ def file_extension(format: str, markdown_options: MarkdownExportOptions | None =
 def renderer(format: str) -> Renderer:
     """The renderer of `format`, an `ExportFormat`. Raises `KeyError` for any other."""
     module = importlib.import_module(f"pagesage.book.formats.{MODULES[format]}")
-    return Renderer(module.render, module.MEDIA_TYPE, module.EXTENSION)
+    return Renderer(module.render, module.MEDIA_TYPE, module.EXTENSION, module.WORDS)

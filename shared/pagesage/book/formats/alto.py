@@ -56,6 +56,8 @@ from pagesage.book.formats.page_xml import XmlIds, outline, reference_places, sp
 
 MEDIA_TYPE = "application/xml"
 EXTENSION = "alto.xml"
+WORDS = True
+"""ALTO writes lines and strings with their coordinates."""
 
 NS = "http://www.loc.gov/standards/alto/ns-v4#"
 SCHEMA_LOCATION = f"{NS} http://www.loc.gov/standards/alto/v4/alto-4-4.xsd"

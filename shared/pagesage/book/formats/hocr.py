@@ -71,6 +71,8 @@ from pagesage.formats.hocr import (XHTML_NS, E, document, newlines, quote_value,
 
 MEDIA_TYPE = "text/html; charset=utf-8"
 EXTENSION = "hocr"
+WORDS = True
+"""hOCR writes lines and words with their boxes."""
 
 CT = ContentType
 LAYOUT: dict[ContentType, tuple[str, str | None, str | None]] = {

@@ -48,6 +48,8 @@ from pagesage.book.domain.model import SCHEMA_VERSION, ContentType, Language, Re
 
 MEDIA_TYPE = "application/json"
 EXTENSION = "json"
+WORDS = True
+"""JSON writes lines and words with their boxes."""
 
 SCHEMA_ID = "https://pagesage.dev/schemas/book-export.schema.json"
 

@@ -81,6 +81,8 @@ from pagesage.book.domain.model import LANGUAGE_TAGS, ContentType
 
 MEDIA_TYPE = "text/markdown; charset=utf-8"
 EXTENSION = "qmd"
+WORDS = False
+"""Markdown writes each box's text, not its words."""
 """The registry's extension: Quarto's, the default flavour's (`extension` gives each flavour's)."""
 
 EXTENSIONS = {"quarto": "qmd", "pandoc": "md", "commonmark": "md"}

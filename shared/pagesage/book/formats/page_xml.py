@@ -74,6 +74,8 @@ from pagesage.book.domain.model import LANGUAGE_TAGS, ContentType, Language
 
 MEDIA_TYPE = "application/zip"
 EXTENSION = "page.zip"
+WORDS = True
+"""PAGE writes lines and words with their coordinates."""
 
 NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 SCHEMA_LOCATION = f"{NS} {NS}/pagecontent.xsd"

@@ -27,6 +27,8 @@ from pagesage.book.domain.model import ContentType
 
 MEDIA_TYPE = "text/plain; charset=utf-8"
 EXTENSION = "txt"
+WORDS = False
+"""Plain text writes each box's text, not its words."""
 
 FOOTNOTE_RULE = "-" * 10
 """The line between a page's text and its footnotes."""

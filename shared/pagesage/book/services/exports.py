@@ -20,7 +20,8 @@ from pagesage.book.domain import edition as editions
 from pagesage.book.domain import ids
 from pagesage.book.domain.export_config import (FILE_NAME_PATTERN, ExportConfiguration, HocrExportOptions,
                                                 JsonExportOptions, MarkdownExportOptions)
-from pagesage.book.domain.model import BookModel, BookRequest, Confidence, ExportFormat, ExportRecord, Project, UserAttribution
+from pagesage.book.domain.model import (BookModel, BookRequest, Confidence, ExportFormat, ExportRecord, PageAnnotations, Project,
+                                        UserAttribution)
 from pagesage.book.formats import file_extension, renderer
 from pagesage.book.services.ports import BookPorts
 from pagesage.domain.limits import LineText, PageNo
@@ -76,9 +77,9 @@ def configuration(project: Project, request: ExportRequest, export_id: str) -> E
         raise ValidationFailed(str(exc).splitlines()[-1].strip(), field="includedPages") from exc
 
 
-def edition_of(ports: BookPorts, project_id: str, config: ExportConfiguration) -> editions.Edition:
-    """The project's `Edition` as `config` selects it: its pages, their tokens and (when asked
-    for) their version histories.
+def edition_of(ports: BookPorts, project_id: str, config: ExportConfiguration, *, words: bool = True) -> editions.Edition:
+    """The project's `Edition` as `config` selects it: its pages, their OCR tokens (unless
+    `words` is False: an edition of text only) and, when asked for, their version histories.
 
     Raises:
         NotFound: no such project.
@@ -91,6 +92,16 @@ def edition_of(ports: BookPorts, project_id: str, config: ExportConfiguration) -
         pages = [p for p in pages if p.page_number in wanted]
     if editions.wants_history(config):
         pages = [p.model_copy(update={"version_history": ports.book.list_versions(p.page_id)}) for p in pages]
+    try:
+        return editions.build_edition(project, pages, _tokens_of(ports, pages) if words else None, config,
+                                      generated_at=ports.clock())
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="includedPages") from exc
+
+
+def _tokens_of(ports: BookPorts, pages: list[PageAnnotations]) -> dict[str, list[Token]]:
+    """The tokens of every page result the pages' boxes came from, by page result id (none for
+    a result that is gone)."""
     tokens: dict[str, list[Token]] = {}
     for page in pages:
         for box in page.boxes:
@@ -100,10 +111,7 @@ def edition_of(ports: BookPorts, project_id: str, config: ExportConfiguration) -
                     tokens[key] = ports.ocr.get_tokens(key)
                 except NotFound:
                     tokens[key] = []
-    try:
-        return editions.build_edition(project, pages, tokens, config, generated_at=ports.clock())
-    except ValueError as exc:
-        raise ValidationFailed(str(exc), field="includedPages") from exc
+    return tokens
 
 
 def create_export(ports: BookPorts, project_id: str, request: ExportRequest, caller: UserAttribution) -> ExportRecord:
@@ -116,8 +124,8 @@ def create_export(ports: BookPorts, project_id: str, request: ExportRequest, cal
     project = ports.book.get_project(project_id)
     export_id = ids.export_id()
     config = configuration(project, request, export_id)
-    edition = edition_of(ports, project_id, config)
     output = renderer(config.format)
+    edition = edition_of(ports, project_id, config, words=output.words)
     data = output.render(edition)
     key = f"projects/{project_id}/exports/{export_id}/{config.output_file_name}"
     sha256 = hashlib.sha256(data).hexdigest()
