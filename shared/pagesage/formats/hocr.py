@@ -17,7 +17,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from lxml import etree
 from lxml.builder import ElementMaker
@@ -64,8 +64,9 @@ def render_hocr(doc: DocumentView) -> bytes:
                     pages=[_page(view) for view in doc.pages], langs=langs, scripts=_scripts(doc), lang=doc_lang)
 
 
-def document(*, title: str, system: str, capabilities: Sequence[str], pages: Sequence[etree._Element],
-             langs: Sequence[str], scripts: Sequence[str], lang: str, head: Sequence[etree._Element] = ()) -> bytes:
+def document(*, title: str, system: str, capabilities: Sequence[str], pages: Iterable[etree._Element],
+             langs: Sequence[str], scripts: Sequence[str], lang: str, head: Sequence[etree._Element] = (),
+             page_count: int | None = None) -> bytes:
     """An hOCR file of `pages` (`ocr_page` elements): XHTML, UTF-8, with XML declaration and
     `<!DOCTYPE html>`, every element but the void ones written with its end tag.
 
@@ -74,14 +75,21 @@ def document(*, title: str, system: str, capabilities: Sequence[str], pages: Seq
     and `ocr-scripts` when not empty), then the elements of `head` (e.g. Dublin Core metadata).
     `lang` (BCP 47) goes on the root as `lang` and `xml:lang`.
 
+    Each page is serialized as it comes and then dropped, so `pages` may be an iterator that
+    builds them one at a time (a long document is never one tree in memory); `page_count`
+    (`ocr-number-of-pages`) must then be given. The bytes are those of the whole tree.
+
     Returns:
         The encoded file.
     """
+    if page_count is None:
+        pages = list(pages)
+        page_count = len(pages)
     metas = [
         E.meta({"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"}),
         E.meta(name="ocr-system", content=system),
         E.meta(name="ocr-capabilities", content=" ".join(capabilities)),
-        E.meta(name="ocr-number-of-pages", content=str(len(pages))),
+        E.meta(name="ocr-number-of-pages", content=str(page_count)),
     ]
     if langs:
         metas.append(E.meta(name="ocr-langs", content=" ".join(langs)))
@@ -89,11 +97,21 @@ def document(*, title: str, system: str, capabilities: Sequence[str], pages: Seq
         metas.append(E.meta(name="ocr-scripts", content=" ".join(scripts)))
     head_element = E.head(E.title(xml_safe(title)), *metas, *head)
     newlines(head_element)
-    body = E.body(*pages)
+    body = E.body()
     newlines(body)
     html = E.html(head_element, body, {XML_LANG: lang, "lang": lang})
     newlines(html)
-    return etree.tostring(html, xml_declaration=True, encoding="UTF-8", doctype="<!DOCTYPE html>") + b"\n"
+    frame = etree.tostring(html, xml_declaration=True, encoding="UTF-8", doctype="<!DOCTYPE html>") + b"\n"
+    start, end = frame.split(b"<body>\n", 1)
+    parts = [start, b"<body>\n"]
+    for page in pages:
+        # a page serialized alone declares the XHTML namespace, which the document's root holds
+        parts.append(etree.tostring(page, encoding="UTF-8", with_tail=False).replace(_XHTML_DECLARATION, b"", 1) + b"\n")
+    parts.append(end)
+    return b"".join(parts)
+
+
+_XHTML_DECLARATION = f' xmlns="{XHTML_NS}"'.encode()
 
 
 def wconf(percent: float) -> int:

@@ -89,25 +89,63 @@ class _Refs:
 
 def render(edition: Edition) -> bytes:
     """The edition as one ALTO 4.4 document, UTF-8 with an XML declaration: every page a `Page`
-    in page order (module docstring)."""
+    in page order (module docstring).
+
+    Written a page at a time: each page's `Page` and the tags its blocks name are built in a
+    scratch tree, serialized and dropped, so the whole layout is never one tree in memory. The
+    document's frame (`Description`, the head of `Tags`, `ReadingOrder`) is one small tree the
+    pages' parts are spliced into; the bytes are those `etree.tostring(root, pretty_print=True)`
+    gives for the whole tree."""
     refs = _Refs()
     for _, box in edition.boxes():
         refs.blocks[box.box_id] = refs.ids(box.box_id)
-    root = etree.Element(_q("alto"), nsmap={None: NS, "xlink": XLINK_NS, "xsi": XSI_NS}, SCHEMAVERSION="4.4")
-    root.set(f"{{{XSI_NS}}}schemaLocation", SCHEMA_LOCATION)
+    root = _root()
     description = _sub(root, "Description")
     tags = _sub(root, "Tags")
     order = _sub(root, "ReadingOrder")
     layout = _sub(root, "Layout")
     _description(description, edition, refs)
     _content_tags(tags, edition, refs)
+    page_tags: list[bytes] = []
+    pages: list[bytes] = []
     for page in edition.pages:
-        _page(layout, tags, edition, page, refs)
+        scratch = _root()
+        scratch_tags = _sub(scratch, "Tags")
+        _page(_sub(scratch, "Layout"), scratch_tags, edition, page, refs)
+        page_tags += (_part(tag) for tag in scratch_tags)
+        pages += (_part(page_el) for page_el in scratch[1])
     _reading_order(order, edition, refs)
+    if page_tags and len(tags) == 0:  # cannot happen: a box's content type has a tag
+        raise AssertionError("ALTO tags of blocks without the content type tags")
     for element in (tags, order):
         if len(element) == 0:
             root.remove(element)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    frame = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    if page_tags:
+        head, tail = frame.split(b"  </Tags>\n", 1)
+        frame = b"".join((head, *page_tags, b"  </Tags>\n", tail))
+    if pages:
+        head, tail = frame.split(b"  <Layout/>\n", 1)
+        frame = b"".join((head, b"  <Layout>\n", *pages, b"  </Layout>\n", tail))
+    return frame
+
+
+def _root() -> etree._Element:
+    """An empty `alto` root element, declaring the document's namespaces."""
+    root = etree.Element(_q("alto"), nsmap={None: NS, "xlink": XLINK_NS, "xsi": XSI_NS}, SCHEMAVERSION="4.4")
+    root.set(f"{{{XSI_NS}}}schemaLocation", SCHEMA_LOCATION)
+    return root
+
+
+_DECLARATIONS = f' xmlns="{NS}" xmlns:xlink="{XLINK_NS}" xmlns:xsi="{XSI_NS}"'.encode()
+"""The namespace declarations lxml copies from the root onto a child serialized alone."""
+
+
+def _part(element: etree._Element) -> bytes:
+    """A child of `Tags` or `Layout` (two levels down) serialized as the whole document's pretty
+    printing writes it: indented, on its own lines, without the root's namespace declarations."""
+    etree.indent(element, space="  ", level=2)
+    return b"    " + etree.tostring(element, encoding="UTF-8", with_tail=False).replace(_DECLARATIONS, b"", 1) + b"\n"
 
 
 def _description(description: etree._Element, edition: Edition, refs: _Refs) -> None:
@@ -228,16 +266,27 @@ def _line(block: etree._Element, refs: _Refs, line: Line, line_id: str, markers:
     words without confidence were written by a person); each String's id and token numbers."""
     line_el = _sub(block, "TextLine", ID=refs.ids(line_id), **_position(line.rect))
     strings = []
-    for k, word in enumerate(line.words):
+    sub = etree.SubElement  # the strings are most of a page's elements: made here without `_sub`
+    words = line.words
+    for k, word in enumerate(words):
+        x, y, w, h = word.rect
         if k:
-            prev = line.words[k - 1].rect
-            gap = word.rect[0] - (prev[0] + prev[2])
-            _sub(line_el, "SP", HPOS=prev[0] + prev[2], VPOS=prev[1], WIDTH=gap if gap > 0 else None)
+            px, py, pw, _ = words[k - 1].rect
+            gap = x - (px + pw)
+            space = {"HPOS": str(px + pw), "VPOS": str(py)}
+            if gap > 0:
+                space["WIDTH"] = str(gap)
+            sub(line_el, _SP, space)
         string_id = refs.ids(f"{line_id}_w{k + 1}")
-        _sub(line_el, "String", ID=string_id, TAGREFS=" ".join(dict.fromkeys(markers.get(k, []))) or None,
-             **_position(word.rect), CONTENT=word.text,
-             WC=None if word.confidence is None else round(word.confidence, 4),
-             CS="true" if word.confidence is None and by_person else None)
+        attrs = {"ID": string_id}
+        if k in markers:
+            attrs["TAGREFS"] = " ".join(dict.fromkeys(markers[k]))
+        attrs |= {"HPOS": str(x), "VPOS": str(y), "WIDTH": str(w), "HEIGHT": str(h), "CONTENT": word.text}
+        if word.confidence is not None:
+            attrs["WC"] = str(round(word.confidence, 4))
+        elif by_person:
+            attrs["CS"] = "true"
+        sub(line_el, _STRING, attrs)
         strings.append((string_id, word.token_nos))
     return strings
 
@@ -295,3 +344,6 @@ def _sub(parent: etree._Element, tag: str, **attrs: object) -> etree._Element:
 
 def _q(tag: str) -> str:
     return f"{{{NS}}}{tag}"
+
+
+_SP, _STRING = _q("SP"), _q("String")

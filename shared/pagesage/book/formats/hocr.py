@@ -98,7 +98,8 @@ _ISO15924_CODE = re.compile(r"^[A-Z][a-z]{3}$")
 
 def render(edition: Edition) -> bytes:
     """The edition as one hOCR 1.2 file (module docstring): UTF-8 XHTML with an XML declaration
-    and `<!DOCTYPE html>`, pages in the edition's order.
+    and `<!DOCTYPE html>`, pages in the edition's order, each built and written in turn (the
+    document is never one tree in memory).
 
     Args:
         edition: the edition; `edition.config.hocr` chooses confidences, boxes and word level.
@@ -108,10 +109,10 @@ def render(edition: Edition) -> bytes:
     """
     options = options_of(edition)
     targets = {box.box_id for _, box in edition.boxes()}
-    pages = [_page(page, options, targets) for page in edition.pages]
+    pages = (_page(page, options, targets) for page in edition.pages)  # built, written and dropped one by one
     return document(title=edition.project.title, system=_system(), capabilities=capabilities(options), pages=pages,
-                    langs=_languages(edition) or ["unknown"], scripts=_scripts(edition) or ["unknown"],
-                    lang=edition.lang, head=_dublin_core(edition))
+                    page_count=len(edition.pages), langs=_languages(edition) or ["unknown"],
+                    scripts=_scripts(edition) or ["unknown"], lang=edition.lang, head=_dublin_core(edition))
 
 
 def options_of(edition: Edition) -> HocrExportOptions:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 from datetime import timezone
+from collections.abc import Iterator
 from typing import Any
 
 from pagesage.book.domain.edition import Box, Edition, EditionPage, Line, Rect, Word
@@ -55,7 +56,9 @@ SCHEMA_ID = "https://pagesage.dev/schemas/book-export.schema.json"
 
 
 def render(edition: Edition) -> bytes:
-    """The edition as JSON (module docstring), UTF-8 encoded, ending with a newline.
+    """The edition as JSON (module docstring), UTF-8 encoded, ending with a newline: the bytes
+    of `export_body` encoded whole, written a page at a time (each page's value is built,
+    encoded and dropped, so the whole export is never one value in memory).
 
     Args:
         edition: the edition; `config.json` chooses indentation, raw OCR text and history.
@@ -63,14 +66,48 @@ def render(edition: Edition) -> bytes:
     Returns:
         The encoded JSON text.
     """
-    body = export_body(edition)
-    if options_of(edition).pretty:
-        out: list[str] = []
-        _indented(body, out, "")
-        text = "".join(out)
-    else:
-        text = _COMPACT.encode(body)
-    return (text + "\n").encode("utf-8")
+    options = options_of(edition)
+    history = _history(edition)
+    pages = (_page(page, raw_ocr=options.include_raw_ocr, history=history) for page in edition.pages)
+    members: list[tuple[str, Any]] = [*_head(edition).items(), ("pages", pages), ("notes", _notes(edition))]
+    parts = _pretty_parts(members) if options.pretty else _compact_parts(members)
+    chunks = [part.encode("utf-8") for part in parts]
+    chunks.append(b"\n")
+    return b"".join(chunks)
+
+
+def _pretty_parts(members: list[tuple[str, Any]]) -> Iterator[str]:
+    """The export's members as `pretty` JSON text (as `_indented` writes the whole value), in
+    parts: each page of `pages` (an iterable, consumed here) one part."""
+    for i, (key, member) in enumerate(members):
+        head = ("{\n" if i == 0 else ",\n") + "  " + _ONE_LINE.encode(key) + ": "
+        if key != "pages":
+            out = [head]
+            _member(key, member, out, "  ")
+            yield "".join(out)
+            continue
+        yield head
+        k = -1
+        for k, page in enumerate(member):
+            out = [("[\n" if k == 0 else ",\n") + "    "]
+            _indented(page, out, "    ")
+            yield "".join(out)
+        yield "[]" if k < 0 else "\n  ]"
+    yield "\n}"
+
+
+def _compact_parts(members: list[tuple[str, Any]]) -> Iterator[str]:
+    """The export's members as compact JSON text, in parts: each page of `pages` one part."""
+    for i, (key, member) in enumerate(members):
+        yield ("{" if i == 0 else ",") + _COMPACT.encode(key) + ":"
+        if key != "pages":
+            yield _COMPACT.encode(member)
+            continue
+        yield "["
+        for k, page in enumerate(member):
+            yield ("," if k else "") + _COMPACT.encode(page)
+        yield "]"
+    yield "}"
 
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -90,10 +127,7 @@ def _indented(value: Any, out: list[str], indent: str, *, items_on_one_line: boo
     if isinstance(value, dict) and value:
         for i, (key, member) in enumerate(value.items()):
             out.append(("{\n" if i == 0 else ",\n") + inner + _ONE_LINE.encode(key) + ": ")
-            if key in ONE_LINE_KEYS:
-                out.append(_ONE_LINE.encode(member))
-            else:
-                _indented(member, out, inner, items_on_one_line=key in ONE_LINE_ITEMS)
+            _member(key, member, out, inner)
         out.append("\n" + indent + "}")
     elif isinstance(value, list) and value:
         for i, item in enumerate(value):
@@ -107,6 +141,14 @@ def _indented(value: Any, out: list[str], indent: str, *, items_on_one_line: boo
         out.append(_ONE_LINE.encode(value))
 
 
+def _member(key: str, member: Any, out: list[str], indent: str) -> None:
+    """Append the value of the member `key` of an object indented by `indent` to `out`."""
+    if key in ONE_LINE_KEYS:
+        out.append(_ONE_LINE.encode(member))
+    else:
+        _indented(member, out, indent, items_on_one_line=key in ONE_LINE_ITEMS)
+
+
 def options_of(edition: Edition) -> JsonExportOptions:
     """The export's JSON options: `config.json`, else `JsonExportOptions()`."""
     return edition.config.json_options or JsonExportOptions()
@@ -114,8 +156,21 @@ def options_of(edition: Edition) -> JsonExportOptions:
 
 def export_body(edition: Edition) -> dict[str, Any]:
     """The JSON value of the export (module docstring), before encoding."""
-    config, options = edition.config, options_of(edition)
-    history = config.include_version_history or options.include_version_history
+    options = options_of(edition)
+    history = _history(edition)
+    return {**_head(edition),
+            "pages": [_page(page, raw_ocr=options.include_raw_ocr, history=history) for page in edition.pages],
+            "notes": _notes(edition)}
+
+
+def _history(edition: Edition) -> bool:
+    """Whether pages carry their version history (either `includeVersionHistory`)."""
+    return edition.config.include_version_history or options_of(edition).include_version_history
+
+
+def _head(edition: Edition) -> dict[str, Any]:
+    """The members of the export's value before `pages`."""
+    config = edition.config
     body: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
         "exportId": config.export_id,
@@ -127,10 +182,12 @@ def export_body(edition: Edition) -> dict[str, Any]:
         body["project"] = _project(edition)
     if config.include_attribution:
         body["contributors"] = [_contributor(person.name, person.github_username) for person in edition.contributors]
-    body["pages"] = [_page(page, raw_ocr=options.include_raw_ocr, history=history) for page in edition.pages]
-    body["notes"] = {note.note_id: {"text": note.text, "boxIds": list(note.box_ids), "pageNumber": note.page_number}
-                     for note in edition.notes.values()}
     return body
+
+
+def _notes(edition: Edition) -> dict[str, Any]:
+    return {note.note_id: {"text": note.text, "boxIds": list(note.box_ids), "pageNumber": note.page_number}
+            for note in edition.notes.values()}
 
 
 def _project(edition: Edition) -> dict[str, Any]:

@@ -119,12 +119,13 @@ any other script code is "other"."""
 
 def render(edition: Edition) -> bytes:
     """The edition as a ZIP archive: `mets.xml`, then one PAGE document a page
-    (`page_file_name`), in page order (module docstring, "Archive")."""
+    (`page_file_name`), in page order (module docstring, "Archive"); each page's document is
+    rendered and compressed into the archive in turn."""
     buffer = io.BytesIO()
-    members = [("mets.xml", mets(edition)), *((page_file_name(p), render_page(edition, p)) for p in edition.pages)]
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members:
-            archive.writestr(_member(name, edition.generated_at), data)
+        archive.writestr(_member("mets.xml", edition.generated_at), mets(edition))
+        for page in edition.pages:
+            archive.writestr(_member(page_file_name(page), edition.generated_at), render_page(edition, page))
     return buffer.getvalue()
 
 
@@ -230,6 +231,10 @@ def reference_places(box: Box) -> list[tuple[Reference, int, int, int]]:
     return places
 
 
+_NOT_IN_ID = re.compile(r"[^\w.-]")
+_ID_START = re.compile(r"[^\W\d]")
+
+
 class XmlIds:
     """Values for `xsd:ID` attributes, unique within one document: a wanted id with every
     character an XML name may not hold replaced by `_`, `_` put before one that does not start
@@ -239,9 +244,12 @@ class XmlIds:
         self._given: set[str] = set()
 
     def __call__(self, wanted: str) -> str:
-        base = re.sub(r"[^\w.-]", "_", wanted) or "_"
-        if not re.match(r"[^\W\d]", base):
+        base = _NOT_IN_ID.sub("_", wanted) or "_"
+        if not _ID_START.match(base):
             base = f"_{base}"
+        if base not in self._given:
+            self._given.add(base)
+            return base
         candidate, n = base, 1
         while candidate in self._given:
             n += 1
@@ -323,12 +331,15 @@ def _text_region(parent: etree._Element, ids: XmlIds, box: Box, region_id: str, 
 def _line(region: etree._Element, ids: XmlIds, line: Line, line_id: str, references: list[dict[str, object]]) -> None:
     line_el = _sub(region, "TextLine", id=ids(line_id), custom=custom([("footnoteRef", r) for r in references]) or None)
     _coords(line_el, line.rect)
+    sub = etree.SubElement  # the words are most of a page's elements: made here without `_sub`
     for k, word in enumerate(line.words, start=1):
-        word_el = _sub(line_el, "Word", id=ids(f"{line_id}_w{k}"))
-        _coords(word_el, word.rect)
-        _text_equiv(word_el, word.text, word.confidence)
-        if word.token_nos:
-            _user_defined(word_el, {"tokenNos": " ".join(map(str, word.token_nos))})
+        word_el = sub(line_el, _WORD, id=ids(f"{line_id}_w{k}"))
+        sub(word_el, _COORDS, points=points(word.rect))
+        equiv = sub(word_el, _TEXT_EQUIV) if word.confidence is None else sub(word_el, _TEXT_EQUIV, conf=_conf(word.confidence))
+        sub(equiv, _UNICODE).text = word.text
+        if word.token_nos:  # as `_user_defined` writes it
+            sub(sub(word_el, _USER_DEFINED), _USER_ATTRIBUTE, name="tokenNos", type="xsd:string",
+                value=" ".join(map(str, word.token_nos)))
     _text_equiv(line_el, line.text, None)
 
 
@@ -440,6 +451,10 @@ def _text(value: object) -> str:
 
 def _q(tag: str) -> str:
     return f"{{{NS}}}{tag}"
+
+
+_WORD, _COORDS, _TEXT_EQUIV, _UNICODE, _USER_DEFINED, _USER_ATTRIBUTE = (
+    _q(tag) for tag in ("Word", "Coords", "TextEquiv", "Unicode", "UserDefined", "UserAttribute"))
 
 
 def _m(tag: str) -> str:
