@@ -17,6 +17,10 @@ TASKS_STAMP := $(TASKS_VENV)/.installed
 # checkov (Terraform policy checks) pins an hcl2 of its own: a venv of its own too.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# The review page's browser libraries (package.json, pinned with integrity hashes by
+# package-lock.json), served from node_modules/ by the `web` function; no build step, no
+# install scripts. See docs/review-page.md.
+NODE_STAMP := node_modules/.installed
 APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-osd chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SAMPLES   := samples/alice_1.png samples/tesseract-testing-2pages.pdf
@@ -25,7 +29,7 @@ EXPORT    := $(UV) export --frozen --no-emit-project --quiet
 
 .PHONY: install system-deps lock run run-gcp-local serve test bench clean
 
-install: system-deps $(STAMP) $(TASKS_STAMP) $(CHECKOV_STAMP)
+install: system-deps $(STAMP) $(TASKS_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
 
 system-deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -51,6 +55,12 @@ $(CHECKOV_STAMP): uv.lock | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(CHECKOV_VENV) $(SYNC) --quiet --only-group checkov --no-install-project
 	touch $(CHECKOV_STAMP)
 
+$(NODE_STAMP): package-lock.json package.json
+	@command -v npm >/dev/null 2>&1 || { echo "installing: nodejs npm"; $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
+
 lock: $(UV)  ## re-resolve uv.lock from pyproject.toml (UPGRADE=1: newest allowed versions) and re-export
 	$(UV) lock $(if $(UPGRADE),--upgrade,)
 	$(EXPORT) --only-group container -o containers/tesseract/requirements.txt
@@ -75,6 +85,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_api.py
 	$(BIN)/python tests/bench/bench_load.py
 	$(BIN)/python tests/bench/bench_book.py
+	$(BIN)/python tests/bench/bench_exports.py
 
 clean:
 	rm -rf out out-gcp .pagesage build

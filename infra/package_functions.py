@@ -8,6 +8,11 @@ A zip holds what Cloud Functions (gen2, Python) builds from:
     requirements.txt   the package's runtime dependencies exported from uv.lock: every
                        package pinned with its hashes, the versions the tests ran
 
+The `web` function (the review page) also gets the browser libraries it serves: the files of
+the npm packages that `pagesage/review_page/vendor.json` allows, copied from `node_modules/`
+(`npm ci` first: `make install`, or Cloud Build's `npm` step) to
+`pagesage/review_page/vendor/<package>/...`, where `pagesage.review_page.vendor_dir` finds them.
+
 The zips are reproducible (sorted entries, fixed timestamps and modes), so an unchanged source
 gives the same MD5 and Terraform, which names the uploaded object after it, redeploys nothing.
 
@@ -31,6 +36,9 @@ DEFAULT_OUT = REPO / "build" / "functions"
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
 """Timestamp of every entry: the earliest a zip can store."""
+
+VENDORED = {"web"}
+"""Function folders whose zip carries the review page's npm files (`vendor_entries`)."""
 
 SKIPPED_DIRS = {"__pycache__"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}
@@ -75,6 +83,22 @@ def _files(root: Path) -> list[Path]:
     )
 
 
+def vendor_entries() -> dict[str, bytes]:
+    """`{zip entry: bytes}` of the review page's npm files, under
+    `pagesage/review_page/vendor/` (`pagesage.review_page.vendor_files`, read from the
+    repository's `node_modules/`).
+
+    Raises:
+        FileNotFoundError: node_modules lacks a file vendor.json allows (run `npm ci`).
+    """
+    sys.path.insert(0, str(PACKAGE.parent))
+    try:
+        from pagesage.review_page import vendor_files  # the standard library only
+    finally:
+        sys.path.remove(str(PACKAGE.parent))
+    return {f"pagesage/review_page/vendor/{name}": path.read_bytes() for name, path in vendor_files(REPO / "node_modules")}
+
+
 def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=EPOCH)
     info.external_attr = 0o644 << 16
@@ -89,6 +113,7 @@ def package(function_dir: Path, out_dir: Path, requirements_text: str) -> Path:
         FileNotFoundError: `function_dir` has no main.py.
         ValueError: the function folder has its own `pagesage` or `requirements.txt`, which
             would clash with the packaged ones.
+        FileNotFoundError: also when a `VENDORED` function's npm files are not installed.
     """
     if not (function_dir / "main.py").is_file():
         raise FileNotFoundError(f"{function_dir}/main.py not found")
@@ -100,6 +125,8 @@ def package(function_dir: Path, out_dir: Path, requirements_text: str) -> Path:
         raise ValueError(f"{function_dir}: {', '.join(clashes)} would be overwritten by the packaged files")
     for path in _files(PACKAGE):
         entries["pagesage/" + path.relative_to(PACKAGE).as_posix()] = path.read_bytes()
+    if function_dir.name in VENDORED:
+        entries.update(vendor_entries())
     entries["requirements.txt"] = requirements_text.encode("utf-8")
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,8 @@ waitress.
 
 `POST /upload`, `GET /status/<job_id>`, `GET /result/<job_id>`, `POST /ocr`, `POST /sweep`,
 `GET /costs` — the paths the functions have in production, so a client needs only a base URL —
-`GET /api/v1/costs`, the provenance API under `/api/v1/ocr` and the book layer's under `/api/v1`
-(`/projects`, `/pages`, `/boxes`). Each function is loaded once,
+`GET /api/v1/costs`, the provenance API under `/api/v1/ocr`, the book layer's under `/api/v1`
+(`/projects`, `/pages`, `/boxes`) and the review page under `/review/`. Each function is loaded once,
 with functions-framework's own `create_app`, exactly as its Cloud Function runtime loads it.
 Every answer is JSON, waitress's own refusals included (`_JsonErrorTask`); `serving` runs and
 stops the server from one thread; `start_maintenance` recovers, sweeps and purges.
@@ -41,14 +41,16 @@ from pagesage.web import MULTIPART_SLACK, error_body, error_response, http_error
 log = logging.getLogger(__name__)
 
 HTTP_FUNCTIONS = ("upload", "status", "result", "ocr", "costs", "provenance", "ingest", "review", "sweep", "projects",
-                  "annotations", "validate")
+                  "annotations", "validate", "web")
 """Function names; each lives in `functions/<name>/main.py` with a target of the same name."""
 
 MOUNTS: dict[str, str] = {
     **{f"/{name}": name for name in HTTP_FUNCTIONS},
     "/api/v1/costs": "costs",
+    "/review": "web",
 }
-"""Path -> function: every function at `/<name>`, and the costs API also at `/api/v1/costs`.
+"""Path -> function: every function at `/<name>`, the costs API also at `/api/v1/costs`, the
+review page (`web`) also at `/review`.
 The provenance API's root (`/api/v1/ocr`) and the book layer's (`/api/v1`: projects, pages, boxes)
 go to whichever of their functions owns the route (`API_TABLES`)."""
 

@@ -99,6 +99,7 @@ variable "functions" {
     projects        = { dir = "projects", invoker = "operators", memory = "2Gi", timeout = 540, concurrency = 4 }
     annotations     = { dir = "annotations", invoker = "operators", memory = "1Gi", timeout = 60, concurrency = 20 }
     validate        = { dir = "validate", invoker = "operators", memory = "2Gi", timeout = 300, concurrency = 4 }
+    web             = { dir = "web", invoker = "operators", timeout = 30, concurrency = 40 }
   }
 
   validation {
