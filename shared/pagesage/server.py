@@ -45,12 +45,13 @@ HTTP_FUNCTIONS = ("upload", "status", "result", "ocr", "costs", "provenance", "i
 """Function names; each lives in `functions/<name>/main.py` with a target of the same name."""
 
 MOUNTS: dict[str, str] = {
-    **{f"/{name}": name for name in HTTP_FUNCTIONS},
+    **{f"/{name}": name for name in HTTP_FUNCTIONS if name != "review"},
     "/api/v1/costs": "costs",
     "/review": "web",
 }
 """Path -> function: every function at `/<name>`, the costs API also at `/api/v1/costs`, the
-review page (`web`) also at `/review`.
+review page (`web`) also at `/review`, where the provenance `review` function is not mounted:
+its routes are all under `/api/v1/ocr`.
 The provenance API's root (`/api/v1/ocr`) and the book layer's (`/api/v1`: projects, pages, boxes)
 go to whichever of their functions owns the route (`API_TABLES`)."""
 

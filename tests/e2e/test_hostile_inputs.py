@@ -654,7 +654,9 @@ ROUTES = [
     ("DELETE", "/api/v1/costs", 405, "method_not_allowed"),
     ("POST", "/provenance", 404, "not_found"),  # an API function's root is no route
     ("GET", "/ingest", 404, "not_found"),
-    ("GET", "/review", 404, "not_found"),
+    ("GET", "/review/nothing.js", 404, "not_found"),  # the review page serves only its own files
+    ("GET", "/review/vendor/openseadragon/../../../package.json", 404, "not_found"),
+    ("POST", "/review/", 405, "method_not_allowed"),
     ("PUT", "/api/v1/ocr/source_docs", 405, "method_not_allowed"),
     ("PROPFIND", "/api/v1/ocr/source_docs", 405, "method_not_allowed"),
     ("GET", "/upload/favicon.ico", 404, "not_found"),
