@@ -21,7 +21,9 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # package-lock.json), served from node_modules/ by the `web` function; no build step, no
 # install scripts. See docs/review-page.md.
 NODE_STAMP := node_modules/.installed
-APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-osd chromium
+APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-osd
+# Debian's chromium, which the review page's browser tests drive (Playwright cannot download browsers).
+BROWSER_PKGS := chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SAMPLES   := samples/alice_1.png samples/tesseract-testing-2pages.pdf
 # Files exported from uv.lock; `make lock` writes them and tests/unit/test_lock.py checks them.
@@ -32,7 +34,7 @@ EXPORT    := $(UV) export --frozen --no-emit-project --quiet
 install: system-deps $(STAMP) $(TASKS_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
 
 system-deps:
-	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(APT_PKGS) $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -86,6 +88,7 @@ bench: install
 	$(BIN)/python tests/bench/bench_load.py
 	$(BIN)/python tests/bench/bench_book.py
 	$(BIN)/python tests/bench/bench_exports.py
+	$(BIN)/python tests/bench/bench_review_page.py
 
 clean:
 	rm -rf out out-gcp .pagesage build

@@ -317,6 +317,27 @@ def test_correct_reference_validate_review_twice_and_export(stack, browser):
     assert corrected == old[:word.start()] + "Emendation¹" + old[word.end():] and not page.is_visible("#dirty")
     ada.shot("04-corrected")
 
+    # the page's own Devanagari font (vendor noto-sans-devanagari): the palette's Devanagari
+    # subset face is loaded, and text in it is not drawn as the fallback's boxes
+    page.wait_for_function("document.fonts.status === 'loaded'")
+    font = page.evaluate("""async () => {
+        await document.fonts.load('16px "Noto Sans Devanagari"', 'धर्म');
+        await document.fonts.ready;
+        const faces = [...document.fonts].filter(f => f.family.replace(/["']/g, '') === 'Noto Sans Devanagari');
+        const width = (family) => { const c = document.createElement('canvas').getContext('2d');
+                                    c.font = `32px ${family}`; return c.measureText('धर्मक्षेत्रे ॥').width; };
+        return {check: document.fonts.check('16px "Noto Sans Devanagari"', 'धर्म'),
+                loaded: faces.filter(f => f.status === 'loaded').map(f => `${f.weight} ${f.unicodeRange}`),
+                noto: width('"Noto Sans Devanagari"'), fallback: width('"DejaVu Sans Mono"'),
+                palette: getComputedStyle(document.querySelector("#palette button[data-char='।']")).fontFamily}; }""")
+    assert font["check"] and any(r.startswith("400 ") and "U+900-97F" in r.upper() for r in font["loaded"]), font
+    assert abs(font["noto"] - font["fallback"]) > 1 and "Noto Sans Devanagari" in font["palette"], font
+    served = httpx.get(stack["ada"].url + "/review/vendor/noto-sans-devanagari/files/noto-sans-devanagari-devanagari-400-normal.woff2", timeout=30)
+    assert served.status_code == 200 and served.headers["content-type"] == "font/woff2" and served.content[:4] == b"wOF2"
+    page.locator("#palette").scroll_into_view_if_needed()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#palette").screenshot(path=str(SHOTS / "04b-devanagari-font.png"))
+
     # add a reference from the marker ¹ (cursor after it) to the page's footnote: Ctrl+Shift+R
     marker_end = corrected.index("Emendation¹") + len("Emendation¹")
     ada.set_cursor(marker_end)

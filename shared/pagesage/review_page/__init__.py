@@ -29,10 +29,11 @@ CONTENT_TYPES: dict[str, str] = {
     ".svg": "image/svg+xml",
     ".ico": "image/x-icon",
     ".txt": "text/plain",
+    ".woff2": "font/woff2",
 }
 """Media type of every kind of file served, by suffix (`text/javascript` for scripts, RFC 9239
 §6; text is sent as UTF-8, `; charset=utf-8`); a file of another kind is not served. A licence
-file without suffix (`LICENSE`) is text."""
+file without suffix (`LICENSE`) is text. Fonts are WOFF2 (`font/woff2`, RFC 8081), binary."""
 
 
 @dataclass(frozen=True)
