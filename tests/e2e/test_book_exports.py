@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -106,6 +105,7 @@ def test_the_page_image_is_served_with_its_etag(api, corrected):
 def test_pagesage_export_against_a_live_server_downloads_the_file_it_recorded(corpus, tmp_path):
     import httpx
 
+    from conftest import wait_for
     from pagesage import cli
     from servers import LiveServer
 
@@ -113,10 +113,7 @@ def test_pagesage_export_against_a_live_server_downloads_the_file_it_recorded(co
             httpx.Client(base_url=live.url, timeout=60) as http:
         with open(corpus / "eng-oldbooks/e052.tiff", "rb") as f:
             job_id = http.post("/upload", files={"file": ("e052.tiff", f, "image/tiff")}, data={"lang": "eng"}).json()["job_id"]
-        for _ in range(600):
-            if http.get(f"/status/{job_id}").json()["status"] == "completed":
-                break
-            time.sleep(0.1)
+        wait_for(lambda: http.get(f"/status/{job_id}").json()["status"] == "completed", 300, f"job {job_id} unfinished")
         project_id = http.post("/api/v1/projects", json={"jobId": job_id}).json()["project"]["projectId"]
         target = tmp_path / "book.txt"
         result = CliRunner().invoke(cli.main, ["export", project_id, "--format", "plain-text", "--pages", "1", "-o", str(target),

@@ -9,7 +9,6 @@ import hashlib
 import http.client
 import json
 import re
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,10 +30,10 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 
 def _wait_job(http: httpx.Client, job_id: str) -> None:
-    deadline = time.monotonic() + 300
-    while (status := http.get(f"/status/{job_id}").json()["status"]) not in ("completed", "failed"):
-        assert time.monotonic() < deadline, f"job {job_id} still {status}"
-        time.sleep(0.2)
+    from conftest import wait_for
+
+    status = wait_for(lambda: (st := http.get(f"/status/{job_id}").json()["status"]) in ("completed", "failed") and st,
+                      300, f"job {job_id} unfinished")
     assert status == "completed"
 
 
