@@ -24,6 +24,8 @@ NODE_STAMP := node_modules/.installed
 APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-osd
 # Debian's chromium, which the review page's browser tests drive (Playwright cannot download browsers).
 BROWSER_PKGS := chromium
+# What tesserocr (the `tesseract` extra) is built against: Debian's libtesseract, the CLI's own.
+BUILD_PKGS := libtesseract-dev pkg-config g++
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SAMPLES   := samples/alice_1.png samples/tesseract-testing-2pages.pdf
 # Files exported from uv.lock; `make lock` writes them and tests/unit/test_lock.py checks them.
@@ -34,7 +36,7 @@ EXPORT    := $(UV) export --frozen --no-emit-project --quiet
 install: system-deps $(STAMP) $(TASKS_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
 
 system-deps:
-	@missing=""; for p in $(APT_PKGS) $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(APT_PKGS) $(BUILD_PKGS) $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -46,7 +48,7 @@ $(UV): requirements-uv.txt
 	touch $(UV)
 
 $(STAMP): uv.lock pyproject.toml | $(UV)
-	$(SYNC) --quiet
+	$(SYNC) --quiet --extra tesseract
 	touch $(STAMP)
 
 $(TASKS_STAMP): uv.lock | $(UV)

@@ -24,8 +24,8 @@ traceback: 400 `bad_request` (parameters), `invalid_language`, `empty_file`,
 `timeout` (Tesseract failed on the page); 500 `internal_error`.
 
 Serving follows the Cloud Run container contract (https://cloud.google.com/run/docs/container-contract):
-listen on 0.0.0.0:$PORT. One Tesseract process per request with `OMP_THREAD_LIMIT=1`, and as
-many waitress threads as usable CPUs, so deploy with `--concurrency` equal to `--cpu`.
+listen on 0.0.0.0:$PORT. Each waitress thread keeps its own Tesseract models loaded across requests
+(`TesseractEngine`, `OMP_THREAD_LIMIT=1`), and there are as many threads as usable CPUs, so deploy with `--concurrency` equal to `--cpu`.
 """
 
 from __future__ import annotations
@@ -33,13 +33,11 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import flask
-import pytesseract
 import waitress
 from pydantic import BaseModel
 from werkzeug.exceptions import HTTPException
@@ -104,7 +102,7 @@ def create_app(engine: TesseractEngine | None = None, *, max_body_bytes: int = D
             raise InputError(f"format must be json or hocr, not {output_format!r}")
         with _page_image() as image:
             if output_format == "hocr":
-                hocr, seconds = tesseract_hocr(engine, image, languages=languages, dpi=dpi, psm=psm)
+                hocr, seconds = engine.hocr(image, languages=languages, dpi=dpi, psm=psm)
                 response = flask.Response(hocr, mimetype="text/html")
                 response.headers["X-Engine-Seconds"] = f"{seconds:.6f}"
                 return response
@@ -146,26 +144,6 @@ def create_app(engine: TesseractEngine | None = None, *, max_body_bytes: int = D
         return error_response("internal error", "internal_error", 500)
 
     return app
-
-
-def tesseract_hocr(engine: TesseractEngine, image: Path, *, languages: str, dpi: int, psm: int) -> tuple[bytes, float]:
-    """Tesseract's own hOCR of the page with the engine's `oem` and timeout; (bytes, wall seconds).
-
-    Not hOCR-spec-valid as Tesseract writes it (undeclared `x_size`, `baseline`); PageSage's own
-    hOCR writer (`pagesage.formats.hocr`) is the one to hand to users.
-
-    Raises:
-        EngineError: Tesseract failed (code `ocr_engine_error`) or timed out (code `timeout`).
-    """
-    started = time.perf_counter()
-    config = f"--psm {psm} --oem {engine.oem} --dpi {dpi}"
-    try:
-        hocr = pytesseract.image_to_pdf_or_hocr(str(image), lang=languages, config=config, extension="hocr", timeout=engine.timeout)
-    except pytesseract.TesseractError as exc:
-        raise EngineError(f"tesseract failed: {exc}") from exc
-    except RuntimeError as exc:
-        raise EngineError(f"tesseract timed out after {engine.timeout:g} s", error_code="timeout") from exc
-    return hocr, time.perf_counter() - started
 
 
 def error_response(detail: str, error_code: str, status: int) -> flask.Response:

@@ -20,7 +20,6 @@ from pagesage.book.ports import BookStore
 from pagesage.book.services.ports import BookPorts
 from pagesage.config import Settings
 from pagesage.domain.jobs import utcnow
-from pagesage.engines.tesseract import TesseractEngine
 from pagesage.errors import InputError
 from pagesage.ports import BlobStore, OcrEngine, Store, TaskQueue
 from pagesage.services.worker import WorkerPorts, handle_task
@@ -100,6 +99,9 @@ def build_engine(settings: Settings) -> OcrEngine:
 
         return RemoteTesseractEngine(settings.tesseract_url, audience=settings.tesseract_audience,
                                      timeout=settings.tesseract_timeout + 60)
+    # imported here: tesserocr (the `tesseract` extra) is not installed in the Cloud Functions
+    from pagesage.engines.tesseract import TesseractEngine
+
     return TesseractEngine(timeout=settings.tesseract_timeout, oem=settings.oem)
 
 

@@ -381,17 +381,37 @@ def dockerfile() -> DockerfileParser:
     return parser
 
 
-def _makefile_apt_pkgs() -> set[str]:
-    line = next(ln for ln in (REPO / "Makefile").read_text().splitlines() if ln.startswith("APT_PKGS"))
+def _makefile_list(name: str) -> set[str]:
+    line = next(ln for ln in (REPO / "Makefile").read_text().splitlines() if ln.startswith(name + " "))
     return set(line.split(":=", 1)[1].split())
+
+
+def _stages(dockerfile: DockerfileParser) -> list[list[dict]]:
+    stages: list[list[dict]] = []
+    for instruction in dockerfile.structure:
+        if instruction["instruction"] == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append(instruction)
+    return stages
+
+
+def test_tesserocr_is_built_against_the_makefiles_libtesseract_and_only_its_wheel_is_kept(dockerfile):
+    build, final = _stages(dockerfile)
+    runs = " ".join(i["value"] for i in build if i["instruction"] == "RUN")
+    install = re.search(r"apt-get install (.*?)(&&|$)", runs).group(1).split()
+    assert {p.split("=")[0] for p in install if not p.startswith("-")} == _makefile_list("BUILD_PKGS")
+    assert "--require-hashes" in runs and "--no-binary tesserocr" in runs
+    assert any(i["instruction"] == "COPY" and i["value"].startswith("--from=build /wheels") for i in final)
+    assert "--no-index" in " ".join(i["value"] for i in final if i["instruction"] == "RUN")
 
 
 def test_the_dockerfile_installs_the_makefiles_tesseract_and_runs_the_app_unprivileged(dockerfile):
     assert re.fullmatch(r"python:3\.11-slim-(bookworm)", dockerfile.baseimage)
-    runs = " ".join(i["value"] for i in dockerfile.structure if i["instruction"] == "RUN")
+    runs = " ".join(i["value"] for i in _stages(dockerfile)[-1] if i["instruction"] == "RUN")
     install = re.search(r"apt-get install (.*?)(&&|$)", runs).group(1).split()
     assert "--no-install-recommends" in install
-    assert {p.split("=")[0] for p in install if not p.startswith("-")} == _makefile_apt_pkgs()
+    assert {p.split("=")[0] for p in install if not p.startswith("-")} == _makefile_list("APT_PKGS")
     assert "rm -rf /var/lib/apt/lists/*" in runs
     env = dockerfile.envs
     assert env["OMP_THREAD_LIMIT"] == "1" and env["PORT"] == "8080"
@@ -402,7 +422,8 @@ def test_the_dockerfile_installs_the_makefiles_tesseract_and_runs_the_app_unpriv
 
 
 def test_everything_the_image_copies_exists_and_passes_the_ignore_file(dockerfile):
-    sources = [i["value"].split()[0] for i in dockerfile.structure if i["instruction"] == "COPY"]
+    sources = [i["value"].split()[0] for i in dockerfile.structure
+               if i["instruction"] == "COPY" and not i["value"].startswith("--from=")]
     assert sources
     kept = {ln[1:].rstrip("/") for ln in (CONTAINER / "Dockerfile.dockerignore").read_text().splitlines() if ln.startswith("!")}
     for source in sources:
@@ -410,9 +431,8 @@ def test_everything_the_image_copies_exists_and_passes_the_ignore_file(dockerfil
         assert source.rstrip("/") in kept, f"{source} is excluded from the build context"
 
 
-OPTIONAL_IMPORTS = {"numpy"}
-"""Modules imported only when installed: pytesseract takes numpy arrays when numpy is there
-(`try: from numpy import ndarray`), and the test venv has numpy for other tools."""
+OPTIONAL_IMPORTS: set[str] = set()
+"""Modules imported only when installed."""
 
 
 def test_requirements_pin_the_venvs_versions_and_cover_the_apps_imports():
@@ -427,7 +447,7 @@ def test_requirements_pin_the_venvs_versions_and_cover_the_apps_imports():
                          env={"PYTHONPATH": f"{CONTAINER}:{REPO / 'shared'}", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
     owners = metadata.packages_distributions()
     imported = set(out.stdout.split())
-    assert {"flask", "waitress", "pytesseract", "pydantic"} <= imported
+    assert {"flask", "waitress", "tesserocr", "pydantic"} <= imported
     needed = {_norm(d) for m in imported - OPTIONAL_IMPORTS for d in owners[m]}
     assert needed <= set(pins), needed - set(pins)
 

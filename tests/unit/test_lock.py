@@ -50,9 +50,9 @@ def test_exported_requirements_are_current(path, group):
 
 
 def test_the_venv_runs_exactly_the_locked_versions():
-    done = uv("sync", "--frozen", "--python", sys.executable, "--check")
+    done = uv("sync", "--frozen", "--python", sys.executable, "--extra", "tesseract", "--check")
     assert done.returncode == 0, done.stdout + done.stderr
-    exported = locked_pins(uv("export", "--frozen", "--no-emit-project", "--quiet").stdout)
+    exported = locked_pins(uv("export", "--frozen", "--no-emit-project", "--quiet", "--extra", "tesseract").stdout)
     for name, version in exported.items():
         assert metadata.version(name) == version, name
 

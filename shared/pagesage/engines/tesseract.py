@@ -1,8 +1,16 @@
-"""Tesseract through pytesseract: OSD (`--psm 0`) and recognition with TSV word output.
+"""Tesseract through its C API (`tesserocr`, built against the system libtesseract): OSD and
+recognition with TSV word output, each model loaded once per worker thread and kept.
 
-Every call runs one `tesseract` process with `OMP_THREAD_LIMIT=1`: on 2 vCPUs OpenMP inside one
-process makes a page 5-8x slower, and parallelism comes from several worker threads each driving
-its own process (docs/architecture.md, "Languages").
+The `tesseract` command loads its model on every call (about 0.16 s for `eng` and 0.32 s for
+the `Devanagari` script model on one vCPU, against 0.75-1.5 s for a whole 300-dpi page); here a
+worker thread keeps an initialised `TessBaseAPI` per model, so a page pays only for recognition.
+The calls are the CLI's own (`--psm`, `--oem`, `--dpi` as `user_defined_dpi`, the TSV renderer's
+`GetTSVText`), so words, boxes and confidences are the ones `tesseract IMAGE - tsv` prints
+(tests/corpus/test_tesseract_api.py checks this on corpus pages).
+
+`OMP_THREAD_LIMIT=1` is set before libtesseract is loaded: on 2 vCPUs OpenMP inside one
+recognition makes a page 5-8x slower, and parallelism comes from several worker threads, each
+with its own `TessBaseAPI` (docs/architecture.md, "Recognise").
 """
 
 from __future__ import annotations
@@ -12,28 +20,46 @@ import functools
 import io
 import logging
 import os
-import subprocess
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
-import pytesseract
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # read by libgomp when libtesseract loads
 
-from pagesage.domain.pages import OsdResult
-from pagesage.errors import EngineError
-from pagesage.domain.tokens import EngineWord
-from pagesage.ports import EngineOutput
+import tesserocr  # noqa: E402
+
+from pagesage.domain.pages import OsdResult  # noqa: E402
+from pagesage.domain.tokens import EngineWord  # noqa: E402
+from pagesage.errors import EngineError  # noqa: E402
+from pagesage.ports import EngineOutput  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 _WORD_LEVEL = 5  # TSV `level` of a word (1 page, 2 block, 3 paragraph, 4 line, 5 word)
+
+TSV_COLUMNS = ("level", "page_num", "block_num", "par_num", "line_num", "word_num", "left", "top", "width",
+               "height", "conf", "text")
+"""Columns of Tesseract's TSV output (`TessTsvRenderer`), which prints them as its header line."""
+
+MODELS_PER_THREAD = 2
+"""Recognition models a worker thread keeps loaded beside OSD's (least recently used dropped
+first): a mixed book alternates `eng` and `Devanagari`; each loaded model holds 15-60 MB."""
+
+OSD_MIN_CHARACTERS = (50, 10)
+"""`min_characters_to_try` of OSD's two attempts: Tesseract's default 50, then 10 for short pages
+(a verse, a title page) on which the default gives up ("Too few characters")."""
 
 
 class TesseractEngine:
     """The `tesseract` engine.
 
     Args:
-        timeout: seconds before a call is killed; it then raises `EngineError` with code `timeout`.
-        oem: OCR engine mode passed as `--oem` (1 = LSTM).
+        timeout: seconds a recognition may take; past them it raises `EngineError` with code
+            `timeout` (Tesseract's own cancellation deadline, `ETEXT_DESC`).
+        oem: OCR engine mode (1 = LSTM), as `--oem`.
+        tessdata: folder of the models; None for the library's compiled-in default
+            (`TESSDATA_PREFIX` when set).
     """
 
     name = "tesseract"
@@ -41,89 +67,141 @@ class TesseractEngine:
     detects_orientation = True
     """Priced as compute-seconds at the configured Cloud Run rate (`pagesage.pricing`)."""
 
-    def __init__(self, *, timeout: float = 300.0, oem: int = 1) -> None:
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    def __init__(self, *, timeout: float = 300.0, oem: int = 1, tessdata: str | None = None) -> None:
         self.timeout = timeout
         self.oem = oem
+        self.tessdata = tessdata or tesserocr.get_languages()[0]
+        self._local = threading.local()
 
     @functools.cache
     def version(self) -> str:
         """Tesseract's version, e.g. `5.3.0`."""
-        return str(pytesseract.get_tesseract_version())
+        return tesserocr.tesseract_version().split()[1]
 
     @functools.cache
     def installed_languages(self) -> frozenset[str]:
-        """Model names `tesseract --list-langs` reports (`osd` included).
-
-        pytesseract's own `get_languages` drops capitalised names such as the script model
-        `Devanagari`, so the listing is read here.
-        """
-        listing = subprocess.run(
-            [pytesseract.pytesseract.tesseract_cmd, "--list-langs"],
-            capture_output=True, text=True, check=False, timeout=60,
-        )
-        if listing.returncode != 0:
-            raise EngineError(f"tesseract --list-langs failed: {listing.stderr.strip()}")
-        return frozenset(line.strip() for line in listing.stdout.splitlines()[1:] if line.strip())
+        """Model names in the tessdata folder (`osd` and script models such as `Devanagari`
+        included), as `tesseract --list-langs` lists them."""
+        return frozenset(tesserocr.get_languages(self.tessdata)[1])
 
     def detect(self, image: Path, *, dpi: int) -> tuple[OsdResult | None, float]:
         """OSD of the page: rotation to upright and script; returns (result, wall seconds).
 
-        Tesseract gives up on pages with fewer than 50 usable characters ("Too few characters");
-        such pages (short verses, title pages) are tried once more with `min_characters_to_try`
-        at 10, and None is returned only when that fails too. Callers should weigh
-        `orientation_confidence` before turning a page.
+        Tesseract gives up on pages with fewer than 50 usable characters; such pages are tried
+        once more with 10 (`OSD_MIN_CHARACTERS`), and None is returned only when that fails too.
+        `rotate` is the clockwise turn that makes the page upright, as the CLI's `Rotate:` line
+        (`(360 - orientation) % 360`). Callers should weigh `orientation_confidence`.
 
         Raises:
-            EngineError: Tesseract crashed or timed out.
+            EngineError: the image cannot be read.
         """
         started = time.perf_counter()
+        api = self._api("osd", tesserocr.PSM.OSD_ONLY, tesserocr.OEM.DEFAULT)
         raw = None
-        for extra in ("", " -c min_characters_to_try=10"):
-            try:
-                raw = self._call(pytesseract.image_to_osd, image, config=f"--dpi {dpi}{extra}", output_type=pytesseract.Output.DICT)
-                break
-            except EngineError as exc:
-                if "too few characters" not in exc.detail.lower():
-                    raise
+        try:
+            self._set_image(api, image, dpi)
+            for least in OSD_MIN_CHARACTERS:
+                api.SetVariable("min_characters_to_try", str(least))
+                raw = api.DetectOrientationScript()
+                if raw:
+                    break
+        finally:
+            api.Clear()
         seconds = time.perf_counter() - started
-        if raw is None:
+        if not raw:
             return None, seconds
         return OsdResult(
-            rotate=int(raw["rotate"]) % 360,
-            orientation_confidence=float(raw["orientation_conf"]),
-            script=str(raw["script"]),
+            rotate=(360 - int(raw["orient_deg"])) % 360,
+            orientation_confidence=float(raw["orient_conf"]),
+            script=str(raw["script_name"]),
             script_confidence=float(raw["script_conf"]),
         ), seconds
 
     def recognize(self, image: Path, *, languages: str, dpi: int, psm: int) -> EngineOutput:
-        """Words of the page with their boxes (pixels), confidences (0-100) and layout ordinals.
+        """Words of the page with their boxes (pixels), confidences (0-100) and layout ordinals;
+        the raw output is the TSV `tesseract IMAGE - tsv` prints, header included.
 
         Raises:
-            EngineError: Tesseract crashed, timed out or wrote unreadable TSV.
+            EngineError: a model is missing, the image cannot be read, or the deadline passed
+                (code `timeout`).
         """
         started = time.perf_counter()
-        tsv = self._call(
-            pytesseract.image_to_data,
-            image,
-            lang=languages,
-            config=f"--psm {psm} --oem {self.oem} --dpi {dpi}",
-        )
+        api = self._api(languages, psm, self.oem)
+        try:
+            api.SetPageSegMode(psm)
+            self._set_image(api, image, dpi)
+            if not api.Recognize(max(1, int(self.timeout * 1000))):
+                raise EngineError(f"tesseract timed out after {self.timeout:g} s", error_code="timeout")
+            tsv = "\t".join(TSV_COLUMNS) + "\n" + api.GetTSVText(0)
+        finally:
+            api.Clear()
         return EngineOutput(words=parse_tsv(tsv), seconds=time.perf_counter() - started, raw=tsv.encode(),
                             raw_type=TSV_TYPE)
 
-    def _call(self, fn, image: Path, **kwargs):
-        try:
-            return fn(str(image), timeout=self.timeout, **kwargs)
-        except (pytesseract.TesseractError, KeyError, ValueError) as exc:
-            if "too few characters" in str(exc).lower():
-                raise EngineError("too few characters for orientation and script detection") from exc
-            log.warning("tesseract failed on %s: %s", image, exc)  # its message names server paths
-            status = getattr(exc, "status", None)
-            raise EngineError("tesseract failed on the page" + (f" (exit status {status})" if status is not None else "")) from exc
-        except RuntimeError as exc:  # pytesseract signals a timeout so (TesseractError is one too)
-            raise EngineError(f"tesseract timed out after {self.timeout:g} s", error_code="timeout") from exc
+    def hocr(self, image: Path, *, languages: str, dpi: int, psm: int) -> tuple[bytes, float]:
+        """Tesseract's own hOCR of the page, as `tesseract IMAGE - hocr` writes it but with the
+        image named `unknown` (no server path); (UTF-8 bytes, wall seconds). Not valid by the hOCR spec as Tesseract writes it (undeclared
+        `x_size`, `baseline`): `pagesage.formats.hocr` writes what users get.
 
+        Raises:
+            EngineError: as `recognize`.
+        """
+        started = time.perf_counter()
+        api = self._api(languages, psm, self.oem)
+        try:
+            api.SetPageSegMode(psm)
+            self._set_image(api, image, dpi)
+            if not api.Recognize(max(1, int(self.timeout * 1000))):
+                raise EngineError(f"tesseract timed out after {self.timeout:g} s", error_code="timeout")
+            body = api.GetHOCRText(0)
+        finally:
+            api.Clear()
+        document = (_HOCR_HEAD.format(version=self.version()) + body + " </body>\n</html>\n").encode()
+        return document, time.perf_counter() - started
+
+    def _api(self, languages: str, psm: int, oem: int) -> "tesserocr.PyTessBaseAPI":
+        """This thread's initialised API for `languages`, loaded on first use (and the least
+        recently used model dropped past `MODELS_PER_THREAD`)."""
+        apis: OrderedDict = self._local.__dict__.setdefault("apis", OrderedDict())
+        key = (languages, oem)
+        api = apis.get(key)
+        if api is not None:
+            apis.move_to_end(key)
+            return api
+        try:
+            api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=languages, psm=psm, oem=oem)
+        except RuntimeError as exc:
+            raise EngineError(f"tesseract could not load the model(s) {languages!r}") from exc
+        apis[key] = api
+        recognisers = [k for k in apis if k[0] != "osd"]
+        if len(recognisers) > MODELS_PER_THREAD:
+            apis.pop(recognisers[0]).End()
+        return api
+
+    @staticmethod
+    def _set_image(api, image: Path, dpi: int) -> None:
+        api.SetVariable("user_defined_dpi", str(dpi))
+        try:
+            api.SetImageFile(str(image))
+        except (RuntimeError, OSError) as exc:  # Leptonica failed, then Pillow (tesserocr's fallback)
+            log.warning("tesseract could not read %s: %s", image, exc)  # its message names server paths
+            raise EngineError("tesseract could not read the page image") from exc
+
+
+_HOCR_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
+    "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">
+ <head>
+  <title></title>
+  <meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>
+  <meta name='ocr-system' content='tesseract {version}' />
+  <meta name='ocr-capabilities' content='ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf'/>
+ </head>
+ <body>
+"""
+"""The document around `GetHOCRText`'s page, as Tesseract's hOCR renderer (`TessHOcrRenderer`)
+writes it."""
 
 TSV_TYPE = "text/tab-separated-values; charset=utf-8"
 """Content-Type of Tesseract's TSV output (IANA `text/tab-separated-values`)."""
@@ -132,10 +210,9 @@ TSV_TYPE = "text/tab-separated-values; charset=utf-8"
 def parse_tsv(tsv: str) -> list[EngineWord]:
     """Word rows of Tesseract's TSV output, with page-wide block/paragraph/line ordinals.
 
-    TSV columns: level, page_num, block_num, par_num, line_num, word_num, left, top, width,
-    height, conf, text. Tesseract numbers paragraphs within blocks and lines within paragraphs;
-    the ordinals here count them across the page in reading order. Words that are empty after
-    stripping are dropped.
+    TSV columns: `TSV_COLUMNS`. Tesseract numbers paragraphs within blocks and lines within
+    paragraphs; the ordinals here count them across the page in reading order. Words that are
+    empty after stripping are dropped.
 
     Raises:
         EngineError: the header is missing or a row is malformed.
