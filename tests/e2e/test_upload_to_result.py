@@ -115,6 +115,16 @@ def test_auto_language_turns_rotated_pages_upright(http, corpus):
         assert "LinnSequencer" in words, page["page_no"]
         assert page["width"] < page["height"]  # upright portrait after rotation
     assert any("turned 270 degrees" in w for w in doc["pages"][1]["result"]["warnings"])
+    # every stage is recorded in order; the turn is preprocessing the analysis chose
+    for page, rotate in zip(doc["pages"], rotations):
+        stages = page["result"]["stages"]
+        assert [s["stage"] for s in stages] == ["render", "analyse", "preprocess", "recognise", "layout", "store"]
+        assert all(s["seconds"] >= 0 for s in stages) and stages[1]["applied"] == ["osd", "quality-metrics"]
+        assert stages[1]["parameters"]["osdRotate"] == rotate
+        assert page["result"]["preprocessing_applied"] == ([f"rotate-{rotate}"] if rotate else [])
+        assert stages[2]["applied"] == page["result"]["preprocessing_applied"]
+        assert stages[3]["parameters"]["languages"] == "eng" and stages[4]["parameters"]["words"] == len(page["tokens"])
+        assert page["quality"]["overall_quality"] in ("excellent", "good", "fair", "poor")
 
 
 def test_devanagari_page_is_read_with_the_script_model(http, corpus):

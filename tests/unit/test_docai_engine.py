@@ -327,9 +327,12 @@ def test_a_document_ai_page_is_logged_as_one_billed_page(fake, engine, tmp_path)
     fake.answers["ProcessDocument"] = [response_of("multiple_levels.json")]
     store, blobs, job, page, run = docai_job(tmp_path)
     done = ocr_page(job, page, run, store=store, blobs=blobs, engine=engine, settings=Settings(data_dir=tmp_path))
-    # the page's imageQualityScores become its quality metrics (seed qualityMetrics)
+    # the page's imageQualityScores grade its quality metrics (seed qualityMetrics); PageSage's
+    # own measurements of the image stay beside them
     raw = json.loads((FIXTURES / "multiple_levels.json").read_text())["pages"][0]["image_quality_scores"]
-    assert done.quality.quality_score == pytest.approx(raw["quality_score"]) and done.quality.source == "document-ai"
+    assert done.quality.quality_score == pytest.approx(raw["quality_score"])
+    assert done.quality.source == "pagesage-analyse+document-ai"
+    assert done.quality.contrast is not None and done.quality.color_space in ("bilevel", "grey", "rgb")
     assert set(done.quality.defects) == {d["type_"].removeprefix("quality/defect_") for d in raw["detected_defects"]}
     [entry] = store.list_costs(job.job_id)  # no layout-detection entry: Document AI's detect calls nothing
     assert entry.cost_id == f"{job.job_id}:p1:ocr-extraction"
@@ -342,6 +345,9 @@ def test_a_document_ai_page_is_logged_as_one_billed_page(fake, engine, tmp_path)
     assert list(request.process_options.ocr_config.hints.language_hints) == []
     (result,) = store.list_page_results(job.job_id)
     assert result.detection is None and not any("too little text" in w for w in result.warnings)
+    # the same stages ran; preprocessing is Document AI's own
+    assert [s.stage for s in result.stages] == ["render", "analyse", "preprocess", "recognise", "layout", "store"]
+    assert result.stages[1].applied == ["quality-metrics"] and result.stages[2].skipped and not result.preprocessing_applied
     # the Document itself is kept beside the result, without its page images, and reads back
     from pagesage.engines.docai_document import convert_document, load_document
 

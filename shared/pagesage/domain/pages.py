@@ -34,6 +34,7 @@ from pagesage.domain.limits import (
     RunLog,
     small_json,
 )
+from pagesage.domain.stages import STAGES, StageRecord
 from pagesage.errors import InputError
 
 
@@ -119,7 +120,9 @@ class QualityMetrics(BoundedModel):
         defects: defect -> confidence 0-1 (e.g. `blurry`, `noisy`, `glare`; Document AI's
             `quality/defect_*` types without the prefix).
         skew_angle: degrees; contrast, brightness, noise_level: 0-1 (the seed's other metrics).
-        source: what measured it (`document-ai`).
+        color_space: the image's colour space as measured (`bilevel`, `grey`, `rgb`); bit_depth:
+            its bits per sample (1, 8); None when not measured.
+        source: what measured it (`document-ai`, `pagesage-analyse`).
     """
 
     overall_quality: Literal["excellent", "good", "fair", "poor"]
@@ -129,6 +132,8 @@ class QualityMetrics(BoundedModel):
     contrast: float | None = Field(default=None, ge=0, le=1)
     brightness: float | None = Field(default=None, ge=0, le=1)
     noise_level: float | None = Field(default=None, ge=0, le=1)
+    color_space: LineText | None = Field(default=None, max_length=50)
+    bit_depth: Annotated[int, Field(ge=1, le=64)] | None = None
     source: str
 
     @classmethod
@@ -136,6 +141,15 @@ class QualityMetrics(BoundedModel):
         """Metrics for an overall `score` (0-1), its grade derived as documented above."""
         grade = "excellent" if score >= 0.9 else "good" if score >= 0.7 else "fair" if score >= 0.5 else "poor"
         return cls(overall_quality=grade, quality_score=score, defects=defects, source=source)
+
+    def combined_with(self, engine: "QualityMetrics | None") -> "QualityMetrics":
+        """These measurements with an engine's own score, grade and defects in their place
+        (Document AI judges the page it read; PageSage's skew, contrast, brightness, noise,
+        colour space and bit depth stay), `source` naming both; self when `engine` is None."""
+        if engine is None:
+            return self
+        return self.model_copy(update={"overall_quality": engine.overall_quality, "quality_score": engine.quality_score,
+                                       "defects": engine.defects, "source": f"{self.source}+{engine.source}"})
 
 
 class Page(BoundedModel):
@@ -271,6 +285,10 @@ class PageResult(BoundedModel):
         engine_seconds: wall seconds spent in engine calls for this page.
         raw_key: blob-store key of the engine's own output for the page (Tesseract TSV,
             Document AI JSON; seed §4 "raw OCR JSON/text"), None when not kept.
+        stages: what each stage did to the page, in order (`domain.stages`); empty for results
+            recorded before stages were kept, or ingested from elsewhere.
+        preprocessing_applied: the image operations applied before recognition, in order
+            (the seed's `preprocessingApplied`; e.g. `rotate-90`, `deskew`).
     """
 
     page_result_id: str = Field(default_factory=new_id)
@@ -286,6 +304,8 @@ class PageResult(BoundedModel):
     warnings: list[str] = Field(default_factory=list)
     engine_seconds: float = 0.0
     raw_key: str | None = None
+    stages: list[StageRecord] = Field(default_factory=list, max_length=len(STAGES))
+    preprocessing_applied: list[LineText] = Field(default_factory=list, max_length=50)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from pagesage.domain.jobs import JobStatus
-from pagesage.domain.pages import EngineConfig, OsdResult, PageStatus, Token
+from pagesage.domain.pages import EngineConfig, OsdResult, PageStatus, QualityMetrics, Token
+from pagesage.domain.stages import StageRecord
 from pagesage.formats.document import DocumentView, PageView
 
 
@@ -47,6 +48,10 @@ class PageResultJson(BaseModel):
     word_count: int = Field(description="Number of tokens on the page.")
     warnings: list[str] = Field(description="Human-readable notes, e.g. an assumed DPI or a rotation applied.")
     engine_seconds: float = Field(description="Wall seconds spent in engine calls for this page.")
+    stages: list[StageRecord] = Field(description="What each stage (render, analyse, preprocess, recognise, layout, "
+                                      "store) did to the page, in order, with its wall seconds.")
+    preprocessing_applied: list[str] = Field(description="Image operations applied before recognition, in order "
+                                             "(e.g. `rotate-90`).")
 
 
 class PageJson(BaseModel):
@@ -61,6 +66,7 @@ class PageJson(BaseModel):
     image_key: str | None = Field(description="Storage key of the page image (PNG).")
     error_code: str | None = Field(description="Why the page failed (e.g. `ocr_engine_error`); null otherwise.")
     error_message: str | None = Field(description="Human-readable failure message; null otherwise.")
+    quality: QualityMetrics | None = Field(description="Image quality metrics of the page; null when not measured.")
     result: PageResultJson | None = Field(description="The page result shown; null when the page has none.")
     tokens: list[Token] = Field(
         description="Recognised words in reading order; boxes in page pixels (x, y, w, h), "
@@ -131,6 +137,7 @@ def _page(view: PageView) -> PageJson:
         image_key=page.image_key,
         error_code=page.error_code,
         error_message=page.error_message,
+        quality=page.quality,
         result=None if result is None else PageResultJson(
             page_result_id=result.page_result_id,
             run_id=result.run_id,
@@ -141,6 +148,8 @@ def _page(view: PageView) -> PageJson:
             word_count=result.word_count,
             warnings=result.warnings,
             engine_seconds=result.engine_seconds,
+            stages=result.stages,
+            preprocessing_applied=result.preprocessing_applied,
         ),
         tokens=view.tokens,
     )

@@ -1,122 +1,92 @@
-"""Use case: OCR one page — render, detect orientation and script, recognise, store.
+"""Use case: OCR one page — the reading stages (`services.page_stages`), then `store`.
 
 With the language spec `auto`, Tesseract OSD decides per page how far to turn the page upright
 and which model reads its script (Latin -> `eng`, Devanagari -> the `Devanagari` script model);
 the detection is kept on the page result as provenance. A page with too little text for OSD is
-read with `eng` and a warning.
+read with `eng` and a warning. Every stage's record is kept on the page result (`stages`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
+import time
 from pathlib import Path
 
 from pagesage.config import Settings
-from pagesage.domain.jobs import FileFormat, Job
-from pagesage.domain.languages import AUTO, bcp47, model_for_script
-from pagesage.domain.pages import CostEntry, EngineConfig, OsdResult, Page, PageResult, PageStatus, Run
+from pagesage.domain.jobs import Job
+from pagesage.domain.languages import AUTO, bcp47
+from pagesage.domain.pages import CostEntry, EngineConfig, Page, PageResult, PageStatus, Run
+from pagesage.domain.stages import StageRecord
 from pagesage.domain.tokens import build_tokens
-from pagesage.imaging import render_page
 from pagesage.ports import BlobStore, EngineOutput, OcrEngine, Store
 from pagesage.pricing import price_call
-
-_DIRECT_FORMATS = (FileFormat.PNG, FileFormat.JPEG, FileFormat.TIFF)
-
-ROTATE_THRESHOLD = 14.0
-"""Least OSD orientation confidence for which a page is turned: OCRmyPDF's default
-`--rotate-pages-threshold`. Below it a wrong turn costs more than leaving the page as scanned."""
+from pagesage.services.page_stages import PageContext, read_page
 
 
 def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, engine: OcrEngine, settings: Settings) -> Page:
     """OCR page `page.page_no` of `job` under `run`; store its image, result, tokens and costs.
 
     Returns:
-        The page record, status `done`, with the page image's size (pixels), DPI, SHA-256 and key.
+        The page record, status `done`, with the page image's size (pixels), DPI, SHA-256, key
+        and quality metrics.
 
     Raises:
         CorruptedFile, EncryptedFile, MemoryLimit: the page cannot be decoded (`imaging`).
         EngineError: the engine failed or timed out.
     """
-    warnings: list[str] = []
     with blobs.local_path(job.upload.original_key) as original, \
             tempfile.TemporaryDirectory(prefix="pagesage-page-", dir=settings.work_dir) as tmp:
-        rendered = render_page(original, job.upload.file_format, page.page_no, dpi=settings.dpi,
-                               max_pixels=settings.max_page_pixels)
-        warnings.extend(rendered.warnings)
-        image = rendered.image
-        rendered_key = f"pages/{job.job_id}/{page.page_no:05d}.png"
-        # a one-page image goes to the engine as uploaded (no re-encoding) unless decoding had to
-        # change it (alpha flattened, 16 bits scaled, CMYK converted)
-        single_image = (job.upload.file_format in _DIRECT_FORMATS and job.page_count == 1
-                        and not rendered.converted)
-        engine_input = original if single_image else _save_png(image, Path(tmp) / "page.png", rendered.dpi)
-        image_key = job.upload.original_key if single_image else rendered_key
+        context = read_page(PageContext(
+            source=Path(original), file_format=job.upload.file_format, page_no=page.page_no,
+            page_count=job.page_count, languages=job.languages, settings=settings, work=Path(tmp),
+        ), engine)
+        started = time.perf_counter()
+        image_key, image_sha256 = _store_image(context, job, page, blobs)
+        raw_key = _keep_raw(context.output, job, page, blobs)
+        stored = StageRecord(stage="store", seconds=round(time.perf_counter() - started, 4),
+                             applied=["page-image"] if image_key != job.upload.original_key else [],
+                             parameters={"imageKey": image_key})
 
-        detection, osd_seconds = None, 0.0
-        model = job.languages  # `auto` stays `auto` for an engine that detects languages itself
-        if job.languages == AUTO and engine.detects_orientation:
-            detection, osd_seconds = engine.detect(engine_input, dpi=rendered.dpi)
-            model = _choose_model(detection, engine, warnings)
-            if _should_turn(detection, warnings):
-                image = image.rotate(-detection.rotate, expand=True)
-                engine_input = _save_png(image, Path(tmp) / "upright.png", rendered.dpi)
-                image_key = rendered_key
-
-        output = engine.recognize(engine_input, languages=model, dpi=rendered.dpi, psm=settings.psm)
-        if image_key == job.upload.original_key:
-            image_sha256 = job.upload.sha256
-        else:
-            blobs.put_file(image_key, engine_input, "image/png")
-            with open(engine_input, "rb") as stored:
-                image_sha256 = hashlib.file_digest(stored, "sha256").hexdigest()
-
-    tokens = build_tokens(output.words, model)
-    config = EngineConfig(languages=model, psm=settings.psm, oem=settings.oem, dpi=rendered.dpi)
+    output = context.output
+    tokens = build_tokens(output.words, context.model)
+    config = EngineConfig(languages=context.model, psm=settings.psm, oem=settings.oem, dpi=context.dpi)
     result = PageResult(
         run_id=run.run_id,
         job_id=job.job_id,
         source_doc_id=job.source_doc_id,
         page_no=page.page_no,
         config=config,
-        detection=detection,
-        lang_tag=bcp47(model),
+        detection=context.detection,
+        lang_tag=bcp47(context.model),
         mean_confidence=round(sum(t.confidence for t in tokens) / len(tokens), 2) if tokens else None,
         word_count=len(tokens),
-        warnings=warnings,
-        engine_seconds=round(osd_seconds + output.seconds, 3),
-        raw_key=_keep_raw(output, job, page, blobs),
+        warnings=context.warnings,
+        engine_seconds=round(context.osd_seconds + output.seconds, 3),
+        raw_key=raw_key,
+        stages=[*context.stages, stored],
+        preprocessing_applied=context.preprocessing_applied,
     )
     store.put_page_result(result, tokens)
     if job.languages == AUTO and engine.detects_orientation:
-        _log_cost(store, job, page, engine, "layout-detection", osd_seconds, settings)
+        _log_cost(store, job, page, engine, "layout-detection", context.osd_seconds, settings)
     _log_cost(store, job, page, engine, "ocr-extraction", output.seconds, settings,
               pages=output.pages_billed, request_id=output.request_id)
     return page.model_copy(update={
-        "status": PageStatus.DONE, "width": image.width, "height": image.height, "dpi": rendered.dpi,
-        "sha256": image_sha256, "image_key": image_key, "quality": output.quality,
+        "status": PageStatus.DONE, "width": context.image.width, "height": context.image.height, "dpi": context.dpi,
+        "sha256": image_sha256, "image_key": image_key, "quality": context.quality(output.quality),
     })
 
 
-def _choose_model(detection: OsdResult | None, engine: OcrEngine, warnings: list[str]) -> str:
-    if detection is None:
-        warnings.append("too little text for orientation and script detection; used eng")
-        return "eng"
-    model, note = model_for_script(detection.script, set(engine.installed_languages()))
-    if note:
-        warnings.append(note)
-    return model
-
-
-def _should_turn(detection: OsdResult | None, warnings: list[str]) -> bool:
-    if detection is None or not detection.rotate:
-        return False
-    if detection.orientation_confidence < ROTATE_THRESHOLD:
-        warnings.append(f"OSD suggests turning the page {detection.rotate} degrees, with confidence "
-                        f"{detection.orientation_confidence:.1f} < {ROTATE_THRESHOLD}; left as scanned")
-        return False
-    warnings.append(f"page turned {detection.rotate} degrees clockwise to upright")
-    return True
+def _store_image(context: PageContext, job: Job, page: Page, blobs: BlobStore) -> tuple[str, str]:
+    """Key and SHA-256 of the page image the engine read: the upload itself, or the PNG the
+    stages wrote, stored under `pages/<job_id>/<page_no>.png`."""
+    if context.reads_original:
+        return job.upload.original_key, job.upload.sha256
+    key = f"pages/{job.job_id}/{page.page_no:05d}.png"
+    blobs.put_file(key, context.engine_input, "image/png")
+    with open(context.engine_input, "rb") as stored:
+        return key, hashlib.file_digest(stored, "sha256").hexdigest()
 
 
 def _keep_raw(output: EngineOutput, job: Job, page: Page, blobs: BlobStore) -> str | None:
@@ -127,11 +97,6 @@ def _keep_raw(output: EngineOutput, job: Job, page: Page, blobs: BlobStore) -> s
     key = f"raw/{job.job_id}/{page.page_no:05d}.{suffix}"
     blobs.put_bytes(key, output.raw, output.raw_type or "application/octet-stream")
     return key
-
-
-def _save_png(image, path: Path, dpi: int) -> Path:
-    image.save(path, format="PNG", compress_level=1, dpi=(dpi, dpi))
-    return path
 
 
 def _log_cost(store: Store, job: Job, page: Page, engine: OcrEngine, operation: str, seconds: float, settings: Settings,
