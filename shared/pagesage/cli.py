@@ -335,6 +335,62 @@ def _ranges(numbers: list[int]) -> str:
     return ",".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs) or "none"
 
 
+@main.command("eval")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--lang", help="language spec for every file (auto, eng, script/Devanagari, ...); default: a "
+              "manifest's own language column, auto for a folder")
+@click.option("--psm", type=click.IntRange(0, 13), help="page segmentation mode for every file (default: 7 for a "
+              "manifest's line images, else 3)")
+@click.option("--baseline", is_flag=True, help="also read each file with the plain `tesseract` command (its model "
+              "is the file's language, eng where that is auto), interleaved with the pipeline")
+@click.option("--strip-joiners", is_flag=True, help="remove ZWJ/ZWNJ from both texts before scoring")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("eval.tsv"), show_default=True,
+              help="the TSV of scores per file and per set")
+def evaluate(source: Path, lang: str | None, psm: int | None, baseline: bool, strip_joiners: bool, out: Path) -> None:
+    """Score PageSage's OCR on SOURCE: a folder of page images each with a `.gt.txt` ground
+    truth beside it (page.png + page.gt.txt), or a MANIFEST.tsv. Prints CER and WER per file
+    and per set (mean and pooled) and writes them to OUT."""
+    import dataclasses
+
+    from pagesage import bootstrap
+    from pagesage.config import Settings
+    from pagesage.domain.languages import AUTO
+    from pagesage.errors import PageSageError
+    from pagesage.services import evaluate as scoring
+    from pagesage.services.read_document import read_document
+
+    settings = Settings()
+    try:
+        if source.is_dir():
+            cases = scoring.cases_from_folder(source, lang or AUTO, psm=psm or settings.psm)
+        else:
+            cases = scoring.cases_from_manifest(source, lang)
+            if psm is not None:
+                cases = [dataclasses.replace(case, psm=psm) for case in cases]
+        engine = bootstrap.build_engine(settings)
+
+        def pipeline(case: scoring.EvalCase) -> tuple[str, float]:
+            _, text, seconds = read_document(case.path, languages=case.language,
+                                             settings=settings.model_copy(update={"psm": case.psm}), engine=engine)
+            return text, seconds
+
+        def plain(case: scoring.EvalCase) -> tuple[str, float]:
+            return scoring.plain_tesseract(dataclasses.replace(case, language="eng") if case.language == AUTO else case,
+                                           dpi=settings.dpi)
+
+        def progress(done: int, total: int, result: scoring.CaseResult) -> None:
+            click.echo(f"[{done}/{total}] {result.case.name}: CER {result.score.cer:.2%}"
+                       + (f" (baseline {result.baseline.cer:.2%})" if result.baseline else ""), err=True)
+
+        report = scoring.run_eval(cases, pipeline, baseline=plain if baseline else None, progress=progress,
+                                  strip_joiners=strip_joiners)
+    except PageSageError as exc:
+        raise click.ClickException(f"{exc.error_code}: {exc.detail}") from exc
+    scoring.write_tsv(report, out)
+    click.echo(scoring.format_table(report))
+    click.echo(f"written to {out}")
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("schemas"), show_default=True)
 def schemas(out: Path) -> None:
