@@ -91,6 +91,8 @@ bench: install
 	$(BIN)/python tests/bench/bench_book.py
 	$(BIN)/python tests/bench/bench_exports.py
 	$(BIN)/python tests/bench/bench_review_page.py
+	$(BIN)/python tests/bench/bench_ocr_quality.py
+	$(BIN)/python tests/bench/bench_throughput.py
 
 clean:
 	rm -rf out out-gcp .pagesage build

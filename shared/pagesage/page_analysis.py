@@ -3,9 +3,9 @@
 `analyse` measures a decoded page (a Pillow image) with OpenCV and numpy on a reduced working
 copy, so that it costs a few per cent of the page's recognition: 25-30 ms for a bilevel, grey
 or palette 300-dpi A4 page (2480 x 3508 pixels) and 40 ms for an RGB one, measured on two
-cores (30-40 and 45 ms on one), much of it copying the pixels out of Pillow. The measurements feed the preprocessing decisions (deskew,
-border removal, rescaling, splitting spreads); `PageAnalysis.metrics` grades them into the
-page's `QualityMetrics` (`domain.quality`).
+cores (30-40 and 45 ms on one), much of it copying the pixels out of Pillow. The measurements
+feed the preprocessing decisions (`domain.preprocessing`; docs/preprocessing.md) and
+`PageAnalysis.metrics` grades them into the page's `QualityMetrics` (`domain.quality`).
 
 The working copy is the grey page reduced by the integer factor k = ceil(long side /
 `WORK_SIDE`) with OpenCV `resize(INTER_AREA)` (pixel-area averaging), and beside it the share

@@ -206,7 +206,7 @@ def test_a_clean_page_is_excellent_with_no_defects():
     ("x_height_px", 8.0, 5.0, "text_too_small"),
     ("noise_level", 0.04, 0.25, "noisy"),
     ("contrast", 0.2, 0.1, "faint"),
-    ("skew_angle", 4.0, 6.0, "skewed"),
+    ("skew_angle", 1.0, 3.0, "skewed"),
 ])
 def test_each_defect_ramps_from_harmless_to_failing(metric, harmless, failing, defect):
     assert grade(**{metric: harmless}) == (1.0, "excellent", {})
@@ -232,7 +232,7 @@ def test_the_grade_uses_quality_metrics_cut_offs():
 
 
 def test_defects_multiply():
-    both = grade(noise_level=0.145, skew_angle=5.0)
+    both = grade(noise_level=0.145, skew_angle=2.0)
     assert both.defects == {"noisy": 0.5, "skewed": 0.5} and both.quality_score == 0.25
 
 
@@ -242,7 +242,7 @@ def test_metrics_that_are_not_numbers_are_refused():
 
 
 def test_a_page_analysis_grades_through_the_domain_rules():
-    analysis = PageAnalysis(width=100, height=100, dpi=300, colour_space="grey", bit_depth=8, skew_angle=5.0,
+    analysis = PageAnalysis(width=100, height=100, dpi=300, colour_space="grey", bit_depth=8, skew_angle=2.0,
                             contrast=0.9, brightness=0.9, ink_fraction=0.1, noise_level=0.145,
                             dark_border_fraction=0.0, is_two_page_spread=False, x_height_px=20.0)
     metrics = analysis.metrics()

@@ -23,6 +23,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # read by libgomp when libtesseract loads
@@ -126,15 +128,8 @@ class TesseractEngine:
                 (code `timeout`).
         """
         started = time.perf_counter()
-        api = self._api(languages, psm, self.oem)
-        try:
-            api.SetPageSegMode(psm)
-            self._set_image(api, image, dpi)
-            if not api.Recognize(max(1, int(self.timeout * 1000))):
-                raise EngineError(f"tesseract timed out after {self.timeout:g} s", error_code="timeout")
+        with self._recognised(image, languages=languages, dpi=dpi, psm=psm) as api:
             tsv = "\t".join(TSV_COLUMNS) + "\n" + api.GetTSVText(0)
-        finally:
-            api.Clear()
         return EngineOutput(words=parse_tsv(tsv), seconds=time.perf_counter() - started, raw=tsv.encode(),
                             raw_type=TSV_TYPE)
 
@@ -147,17 +142,27 @@ class TesseractEngine:
             EngineError: as `recognize`.
         """
         started = time.perf_counter()
+        with self._recognised(image, languages=languages, dpi=dpi, psm=psm) as api:
+            body = api.GetHOCRText(0)
+        document = (_HOCR_HEAD.format(version=self.version()) + body + " </body>\n</html>\n").encode()
+        return document, time.perf_counter() - started
+
+    @contextmanager
+    def _recognised(self, image: Path, *, languages: str, dpi: int, psm: int) -> Iterator["tesserocr.PyTessBaseAPI"]:
+        """This thread's API for `languages` after recognising `image`, cleared on exit.
+
+        Raises:
+            EngineError: as `recognize`.
+        """
         api = self._api(languages, psm, self.oem)
         try:
             api.SetPageSegMode(psm)
             self._set_image(api, image, dpi)
             if not api.Recognize(max(1, int(self.timeout * 1000))):
                 raise EngineError(f"tesseract timed out after {self.timeout:g} s", error_code="timeout")
-            body = api.GetHOCRText(0)
+            yield api
         finally:
             api.Clear()
-        document = (_HOCR_HEAD.format(version=self.version()) + body + " </body>\n</html>\n").encode()
-        return document, time.perf_counter() - started
 
     def _api(self, languages: str, psm: int, oem: int) -> "tesserocr.PyTessBaseAPI":
         """This thread's initialised API for `languages`, loaded on first use (and the least
