@@ -361,13 +361,13 @@ def evaluate(source: Path, lang: str | None, psm: int | None, baseline: bool, st
 
     settings = Settings()
     try:
+        engine = bootstrap.build_engine(settings)
         if source.is_dir():
             cases = scoring.cases_from_folder(source, lang or AUTO, psm=psm or settings.psm)
         else:
-            cases = scoring.cases_from_manifest(source, lang)
+            cases = scoring.cases_from_manifest(source, lang, installed=engine.installed_languages())
             if psm is not None:
                 cases = [dataclasses.replace(case, psm=psm) for case in cases]
-        engine = bootstrap.build_engine(settings)
 
         def pipeline(case: scoring.EvalCase) -> tuple[str, float]:
             _, text, seconds = read_document(case.path, languages=case.language,

@@ -139,12 +139,21 @@ def render_page(path: Path, fmt: FileFormat, page_no: int, *, dpi: int, max_pixe
         raise CorruptedFile("the page cannot be decoded: the file is damaged or truncated") from exc
 
 
+def format_of_file(path: Path) -> FileFormat | None:
+    """`detect_format` of the file at `path` (its first `MAGIC_BYTES_NEEDED` bytes).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with path.open("rb") as handle:
+        return detect_format(handle.read(MAGIC_BYTES_NEEDED))
+
+
 def to_png(path: Path, *, dpi: int) -> bytes:
     """The first page of the image file at `path` as PNG bytes, with the pixels the engine reads
     (`render_page`: EXIF orientation applied, modes converted), so page coordinates keep their
     meaning. Raises `InputError` when the file is no image this module reads."""
-    with path.open("rb") as f:
-        fmt = detect_format(f.read(16))
+    fmt = format_of_file(path)
     if fmt is None:
         raise InputError("not an image PageSage reads")
     page = render_page(path, fmt, 1, dpi=dpi)

@@ -37,7 +37,7 @@ from pagesage.domain import preprocessing  # noqa: E402
 from pagesage.domain.tokens import build_tokens  # noqa: E402
 from pagesage.engines.tesseract import TesseractEngine  # noqa: E402
 from pagesage.formats.text import page_text  # noqa: E402
-from pagesage.imaging import MAGIC_BYTES_NEEDED, detect_format, page_sizes, render_page  # noqa: E402
+from pagesage.imaging import format_of_file, page_sizes, render_page  # noqa: E402
 from pagesage.page_analysis import analyse  # noqa: E402
 from pagesage.services import evaluate  # noqa: E402
 from pagesage.services.read_document import read_document  # noqa: E402
@@ -110,8 +110,7 @@ CANDIDATES = {
 
 
 def _pages(path: Path) -> list[tuple[Image.Image, int]]:
-    with path.open("rb") as handle:
-        fmt = detect_format(handle.read(MAGIC_BYTES_NEEDED))
+    fmt = format_of_file(path)
     count = len(page_sizes(path, fmt, dpi=300))
     rendered = [render_page(path, fmt, n, dpi=300) for n in range(1, count + 1)]
     return [(r.image, r.dpi) for r in rendered]
@@ -168,7 +167,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="processes (each keeps its own Tesseract)")
     parser.add_argument("--quick", action="store_true", help="only every fourth case")
     args = parser.parse_args()
-    cases = evaluate.cases_from_manifest(CORPUS / "MANIFEST.tsv")
+    cases = evaluate.cases_from_manifest(CORPUS / "MANIFEST.tsv", installed=TesseractEngine().installed_languages())
     if args.quick:
         cases = cases[::4]
     with ProcessPoolExecutor(args.jobs) as pool:

@@ -71,7 +71,7 @@ def test_manifest_cases_languages_and_psm(corpus):
     assert by_name["eng-tesseract-testing/eurotext.tif"].language == "eng"  # deu, fra... not installed
     assert by_name["eng-oldbooks/a041.tiff"].set_name == "eng-oldbooks"
     assert by_name["eng-oldbooks/a041.tiff"].ground_truth_path == corpus / "eng-oldbooks" / "a041.gt.txt"
-    assert {c.language for c in cases_from_manifest(corpus / "MANIFEST.tsv", "hin")} == {"hin"}
+    assert {c.language for c in cases_from_manifest(corpus / "MANIFEST.tsv", "hin", installed=INSTALLED)} == {"hin"}
 
 
 def test_manifest_language_keeps_installed_models():
@@ -199,13 +199,13 @@ def test_empty_ground_truth_is_refused(corpus, tmp_path):
 
 def test_unreadable_manifest_is_refused(tmp_path):
     with pytest.raises(InputError, match="cannot read the manifest"):
-        cases_from_manifest(tmp_path / "MANIFEST.tsv")
+        cases_from_manifest(tmp_path / "MANIFEST.tsv", installed=INSTALLED)
     (tmp_path / "MANIFEST.tsv").write_text("path\tlanguage\nx.png\teng\n", encoding="utf-8")
     with pytest.raises(InputError, match="no column kind, ground_truth_path, notes"):
-        cases_from_manifest(tmp_path / "MANIFEST.tsv")
+        cases_from_manifest(tmp_path / "MANIFEST.tsv", installed=INSTALLED)
     (tmp_path / "MANIFEST.tsv").write_bytes(b"path\tkind\tlanguage\tground_truth_path\tnotes\n\xff\xfe\n")
     with pytest.raises(InputError, match="cannot read the manifest"):
-        cases_from_manifest(tmp_path / "MANIFEST.tsv")
+        cases_from_manifest(tmp_path / "MANIFEST.tsv", installed=INSTALLED)
     (tmp_path / "MANIFEST.tsv").write_text("path\tkind\tlanguage\tground_truth_path\tnotes\n"
                                            "x.png\timage\teng\tx.gt.txt\t\n", encoding="utf-8")
     with pytest.raises(InputError, match="x.png does not exist"):

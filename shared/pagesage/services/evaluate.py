@@ -28,7 +28,6 @@ times wall seconds.
 from __future__ import annotations
 
 import csv
-import functools
 import logging
 import os
 import subprocess
@@ -115,19 +114,18 @@ def cases_from_folder(folder: Path, lang: str, *, psm: int = 3) -> list[EvalCase
 
 
 def cases_from_manifest(manifest_path: Path, lang_override: str | None = None, *,
-                        installed: Iterable[str] | None = None) -> list[EvalCase]:
+                        installed: Iterable[str]) -> list[EvalCase]:
     """The manifest's rows of kind `image` or `pdf` that have a ground truth (not `-`), in
     manifest order; paths are relative to the manifest's folder.
 
     `language` is the manifest's `+`-joined codes mapped to installed Tesseract models
     (`manifest_language`), or `lang_override` for every case when given. `psm` is 7 for rows
     whose notes say "single line (psm 7)", else 3. `installed` is the set of model names
-    (default: `installed_languages()`; only consulted without `lang_override`).
+    (the engine's `installed_languages()`; only consulted without `lang_override`).
 
     Raises:
         InputError: the manifest cannot be read as UTF-8 TSV, lacks a column, names a file that
             does not exist, has no row with a ground truth, or a ground truth is empty.
-        EngineError: `installed` is needed and the `tesseract` command cannot list its models.
     """
     manifest_path = Path(manifest_path)
     root = manifest_path.parent
@@ -142,7 +140,7 @@ def cases_from_manifest(manifest_path: Path, lang_override: str | None = None, *
         raise InputError(f"cannot read the manifest {manifest_path}: {exc}") from exc
     if not rows:
         raise InputError(f"{manifest_path} has no image or PDF row with a ground truth")
-    models = None if lang_override else frozenset(installed if installed is not None else installed_languages())
+    models = None if lang_override else frozenset(installed)
     cases = []
     for row in rows:
         path, gt = root / row["path"], root / row["ground_truth_path"]
@@ -169,17 +167,6 @@ def manifest_language(codes: str, installed: Iterable[str]) -> str:
         if model and model in have and model not in models:
             models.append(model)
     return "+".join(models) or "eng"
-
-
-@functools.cache
-def installed_languages() -> frozenset[str]:
-    """Model names `tesseract --list-langs` lists (`osd` and script models included).
-
-    Raises:
-        EngineError: the command is missing or fails.
-    """
-    out = _run(["tesseract", "--list-langs"], "list the installed Tesseract models")
-    return frozenset(line.strip() for line in out.splitlines()[1:] if line.strip())
 
 
 def _image_for(gt: Path) -> Path | None:
@@ -383,8 +370,7 @@ def plain_tesseract(case: EvalCase, *, dpi: int = 300) -> tuple[str, float]:
             that cannot be rendered. EngineError: the command is missing or fails.
     """
     start = time.perf_counter()
-    with case.path.open("rb") as fh:
-        fmt = imaging.detect_format(fh.read(imaging.MAGIC_BYTES_NEEDED))
+    fmt = imaging.format_of_file(case.path)
     if fmt is None:
         raise InputError(f"{case.name} is neither an image nor a PDF")
     if fmt is not FileFormat.PDF:

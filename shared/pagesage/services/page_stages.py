@@ -17,6 +17,7 @@ from typing import Callable
 from PIL import Image
 
 from pagesage import page_analysis
+from pagesage import preprocessing as operations
 from pagesage.config import Settings
 from pagesage.domain import preprocessing
 from pagesage.domain.jobs import FileFormat
@@ -38,8 +39,9 @@ class PageContext:
     (1-based), `page_count`, `languages` (the job's spec, `auto` included), `settings`, `work`
     (a private temporary folder). Each stage fills in the rest: `image` and `dpi` (render; the
     pixels the engine reads, changed by preprocess), `analysis` and `detection` (analyse),
-    `model` (the spec recognition runs with), `engine_input` and `output` (recognise),
-    `regions` (layout), and appends to `warnings`, `preprocessing_applied` and `stages`.
+    `model` (the spec recognition runs with), `engine_input` (the PNG of the current pixels,
+    None until written and again after they change) and `output` (recognise), and appends to
+    `warnings`, `preprocessing_applied` and `stages`.
     """
 
     source: Path
@@ -140,14 +142,13 @@ def preprocess(context: PageContext, engine: OcrEngine) -> Done:
     itself (Document AI deskews and turns pages on its side)."""
     if not engine.detects_orientation:
         return Done(skipped=f"{engine.name} turns and deskews pages itself")
-    from pagesage import preprocessing as operations
-
     steps = preprocessing.plan(detection=context.detection, skew_angle=context.analysis.skew_angle,
                                x_height_px=context.analysis.x_height_px)
     context.warnings.extend(step.note for step in steps if step.note)
     for step in steps:
         if step.apply:
             context.image = operations.apply(step, context.image)
+            context.engine_input = None
             if step.name == "rescale":
                 context.dpi = round(context.dpi * step.value)
             context.pixels_changed = True
@@ -180,14 +181,13 @@ STAGES: tuple[tuple[StageName, Callable[[PageContext, OcrEngine], Done]], ...] =
 
 def _engine_file(context: PageContext) -> Path:
     """The file the engine reads: the upload itself while `reads_original`, else the current
-    pixels as a PNG in the work folder (written once per change)."""
+    pixels as a PNG in the work folder (written once per change of the pixels)."""
     if context.reads_original:
         return context.source
-    target = context.work / f"page-{len(context.preprocessing_applied)}.png"
-    if context.engine_input != target:
-        context.image.save(target, format="PNG", compress_level=1, dpi=(context.dpi, context.dpi))
-        context.engine_input = target
-    return target
+    if context.engine_input is None:
+        context.engine_input = context.work / "page.png"
+        context.image.save(context.engine_input, format="PNG", compress_level=1, dpi=(context.dpi, context.dpi))
+    return context.engine_input
 
 
 def _choose_model(detection: OsdResult | None, engine: OcrEngine, warnings: list[str]) -> str:

@@ -11,7 +11,7 @@ from pagesage.config import Settings
 from pagesage.domain.tokens import build_tokens
 from pagesage.errors import UnsupportedFormat
 from pagesage.formats.text import page_text
-from pagesage.imaging import MAGIC_BYTES_NEEDED, detect_format, page_sizes
+from pagesage.imaging import format_of_file, page_sizes
 from pagesage.ports import OcrEngine
 from pagesage.services.page_stages import PageContext, read_page
 
@@ -28,8 +28,7 @@ def read_document(path: Path, *, languages: str, settings: Settings, engine: Ocr
         CorruptedFile, EncryptedFile, MemoryLimit, EngineError: as `page_stages.read_page`.
     """
     started = time.perf_counter()
-    with path.open("rb") as handle:
-        file_format = detect_format(handle.read(MAGIC_BYTES_NEEDED))
+    file_format = format_of_file(path)
     if file_format is None:
         raise UnsupportedFormat(f"{path.name} is not a PDF, PNG, JPEG or TIFF")
     page_count = len(page_sizes(path, file_format, dpi=settings.dpi, max_pixels=settings.max_page_pixels))
