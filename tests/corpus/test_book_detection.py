@@ -28,12 +28,13 @@ from rapidfuzz import fuzz
 
 from pagesage.book.domain import detection
 from pagesage.book.domain.detection import detect_references, find_markers, raised_tokens
-from pagesage.book.domain.layout import layout_text, letters
 from pagesage.book.domain.model import BoundingBox, ContentType, Language
 from pagesage.book.domain.seeding import seed_boxes
 from pagesage.domain.jobs import FileFormat
 from pagesage.domain.pages import Token
 from pagesage.domain.languages import bcp47
+from pagesage.domain.layout import in_reading_order
+from pagesage.domain.lines import layout_text, letters
 from pagesage.engines.tesseract import TesseractEngine
 from pagesage.imaging import render_page
 from pagesage.domain.tokens import build_tokens
@@ -88,7 +89,7 @@ def pages(corpus, tmp_path_factory) -> list[SeededPage]:
         png = folder / f"{path.stem}-{label['frame']}.png"
         rendered.image.save(png, dpi=(rendered.dpi, rendered.dpi))
         words = engine.recognize(png, languages=model, dpi=rendered.dpi, psm=3).words
-        tokens = build_tokens(words, model)
+        tokens, _ = in_reading_order(build_tokens(words, model), rendered.image.height)  # as the layout stage stores them
         boxes = seed_boxes(tokens, width=rendered.image.width, height=rendered.image.height, run_id="run-1",
                            page_result_id=f"result-{label['frame']}", lang_tag=bcp47(model),
                            new_box_id=lambda kind: f"box-{kind.value}-{next(ids)}", now=datetime.now(timezone.utc))

@@ -46,7 +46,7 @@ IMPORTS = imports()
 
 
 def test_the_imports_were_read():
-    assert len(IMPORTS) > 300 and ("pagesage.services.ocr_page", "pagesage.domain.tokens") in IMPORTS
+    assert len(IMPORTS) > 300 and ("pagesage.services.page_stages", "pagesage.domain.tokens") in IMPORTS
 
 
 @pytest.mark.parametrize("inner", sorted(ALLOWED))

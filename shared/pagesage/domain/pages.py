@@ -273,6 +273,17 @@ class Run(BoundedModel):
     log: RunLog = Field(default_factory=list)
 
 
+class LayoutRegion(BoundedModel):
+    """One region of a page in reading order (`domain.layout`): its PAGE TextRegion `@type`
+    (`header`, `page-number`, `paragraph`, `footnote`), union box of its words (pixels), and
+    its words as a run of the page's tokens: `token_count` tokens from `first_token`."""
+
+    region_type: Literal["header", "page-number", "paragraph", "footnote"]
+    bbox: BBox
+    first_token: Ordinal
+    token_count: Ordinal
+
+
 class PageResult(BoundedModel):
     """What one run produced for one page (provenance seed §4).
 
@@ -289,6 +300,8 @@ class PageResult(BoundedModel):
             recorded before stages were kept, or ingested from elsewhere.
         preprocessing_applied: the image operations applied before recognition, in order
             (the seed's `preprocessingApplied`; e.g. `rotate-90`, `deskew`).
+        regions: the page's regions in reading order, which the tokens' numbering follows;
+            empty for results recorded before layout was kept, or ingested from elsewhere.
     """
 
     page_result_id: str = Field(default_factory=new_id)
@@ -306,6 +319,7 @@ class PageResult(BoundedModel):
     raw_key: str | None = None
     stages: list[StageRecord] = Field(default_factory=list, max_length=len(STAGES))
     preprocessing_applied: list[LineText] = Field(default_factory=list, max_length=50)
+    regions: list[LayoutRegion] = Field(default_factory=list, max_length=10_000)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from pagesage.domain.jobs import JobStatus
-from pagesage.domain.pages import EngineConfig, OsdResult, PageStatus, QualityMetrics, Token
+from pagesage.domain.pages import EngineConfig, LayoutRegion, OsdResult, PageStatus, QualityMetrics, Token
 from pagesage.domain.stages import StageRecord
 from pagesage.formats.document import DocumentView, PageView
 
@@ -52,6 +52,9 @@ class PageResultJson(BaseModel):
                                       "store) did to the page, in order, with its wall seconds.")
     preprocessing_applied: list[str] = Field(description="Image operations applied before recognition, in order "
                                              "(e.g. `rotate-90`).")
+    regions: list[LayoutRegion] = Field(description="The page's regions in reading order (PAGE TextRegion types "
+                                        "`header`, `page-number`, `paragraph`, `footnote`), each a run of "
+                                        "`token_count` tokens from token `first_token`; empty for older results.")
 
 
 class PageJson(BaseModel):
@@ -150,6 +153,7 @@ def _page(view: PageView) -> PageJson:
             engine_seconds=result.engine_seconds,
             stages=result.stages,
             preprocessing_applied=result.preprocessing_applied,
+            regions=result.regions,
         ),
         tokens=view.tokens,
     )

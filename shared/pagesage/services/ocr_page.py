@@ -18,7 +18,6 @@ from pagesage.domain.jobs import Job
 from pagesage.domain.languages import AUTO, bcp47
 from pagesage.domain.pages import CostEntry, EngineConfig, Page, PageResult, PageStatus, Run
 from pagesage.domain.stages import StageRecord
-from pagesage.domain.tokens import build_tokens
 from pagesage.ports import BlobStore, EngineOutput, OcrEngine, Store
 from pagesage.pricing import price_call
 from pagesage.services.page_stages import PageContext, read_page
@@ -49,7 +48,7 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
                              parameters={"imageKey": image_key})
 
     output = context.output
-    tokens = build_tokens(output.words, context.model)
+    tokens = context.tokens
     config = EngineConfig(languages=context.model, psm=settings.psm, oem=settings.oem, dpi=context.dpi)
     result = PageResult(
         run_id=run.run_id,
@@ -66,6 +65,7 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
         raw_key=raw_key,
         stages=[*context.stages, stored],
         preprocessing_applied=context.preprocessing_applied,
+        regions=context.regions,
     )
     store.put_page_result(result, tokens)
     if job.languages == AUTO and engine.detects_orientation:

@@ -10,6 +10,7 @@ docs/architecture.md, "A page through the pipeline", says what each stage does a
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,8 +23,10 @@ from pagesage.config import Settings
 from pagesage.domain import preprocessing
 from pagesage.domain.jobs import FileFormat
 from pagesage.domain.languages import AUTO, model_for_script
-from pagesage.domain.pages import OsdResult, QualityMetrics
+from pagesage.domain.layout import in_reading_order
+from pagesage.domain.pages import LayoutRegion, OsdResult, QualityMetrics, Token
 from pagesage.domain.stages import StageName, StageRecord
+from pagesage.domain.tokens import build_tokens
 from pagesage.imaging import render_page
 from pagesage.page_analysis import PageAnalysis
 from pagesage.ports import EngineOutput, OcrEngine
@@ -40,7 +43,8 @@ class PageContext:
     (a private temporary folder). Each stage fills in the rest: `image` and `dpi` (render; the
     pixels the engine reads, changed by preprocess), `analysis` and `detection` (analyse),
     `model` (the spec recognition runs with), `engine_input` (the PNG of the current pixels,
-    None until written and again after they change) and `output` (recognise), and appends to
+    None until written and again after they change) and `output` (recognise), `tokens` and
+    `regions` (layout: the tokens numbered in reading order), and appends to
     `warnings`, `preprocessing_applied` and `stages`.
     """
 
@@ -60,6 +64,8 @@ class PageContext:
     model: str = ""
     engine_input: Path | None = None
     output: EngineOutput | None = None
+    tokens: list[Token] = field(default_factory=list)
+    regions: list[LayoutRegion] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     preprocessing_applied: list[str] = field(default_factory=list)
     stages: list[StageRecord] = field(default_factory=list)
@@ -166,12 +172,16 @@ def recognise(context: PageContext, engine: OcrEngine) -> Done:
 
 
 def layout(context: PageContext, engine: OcrEngine) -> Done:
-    """Regions and reading order: the engine's own (Tesseract's page layout analysis orders
-    blocks column by column; Document AI's layout is its own), counted here."""
-    words = context.output.words
-    blocks = {w.block for w in words if w.block is not None}
-    lines = {w.line for w in words if w.line is not None}
-    return Done(parameters={"source": engine.name, "blocks": len(blocks), "lines": len(lines), "words": len(words)})
+    """The engine's words as tokens (`domain.tokens`), cut into regions and renumbered in
+    reading order (`domain.layout`: furniture out of the engine's blocks, the body's blocks in
+    XY-cut order), so every format that follows the tokens' numbering reads in that order."""
+    tokens = build_tokens(context.output.words, context.model)
+    context.tokens, context.regions = in_reading_order(tokens, context.image.height)
+    counts = Counter(region.region_type for region in context.regions)
+    moved = sum(1 for before, after in zip(tokens, context.tokens) if before.text != after.text or before.bbox != after.bbox)
+    return Done(applied=("reading-order",) if moved else (),
+                parameters={"engineBlocks": len({t.block for t in tokens}), "lines": len({t.line for t in tokens}),
+                            "words": len(tokens), "wordsMoved": moved, **dict(sorted(counts.items()))})
 
 
 STAGES: tuple[tuple[StageName, Callable[[PageContext, OcrEngine], Done]], ...] = (

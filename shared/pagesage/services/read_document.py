@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 from pagesage.config import Settings
-from pagesage.domain.tokens import build_tokens
 from pagesage.errors import UnsupportedFormat
 from pagesage.formats.text import page_text
 from pagesage.imaging import format_of_file, page_sizes
@@ -21,7 +20,7 @@ def read_document(path: Path, *, languages: str, settings: Settings, engine: Ocr
     spec, `auto` included) and `settings` (DPI, PSM); (page contexts, text, wall seconds).
 
     The text is the job's plain-text result (`formats.text`): pages joined by form feeds, lines
-    and paragraphs as Tesseract found them.
+    and paragraphs in reading order (`domain.layout`).
 
     Raises:
         UnsupportedFormat: not a PDF, PNG, JPEG or TIFF.
@@ -39,7 +38,7 @@ def read_document(path: Path, *, languages: str, settings: Settings, engine: Ocr
             work.mkdir()
             context = read_page(PageContext(source=path, file_format=file_format, page_no=page_no, page_count=page_count,
                                             languages=languages, settings=settings, work=work), engine)
-            texts.append(page_text(build_tokens(context.output.words, context.model)))
+            texts.append(page_text(context.tokens))
             context.image = None  # keep the records, not the pixels
             contexts.append(context)
     return contexts, "\f".join(texts), time.perf_counter() - started

@@ -40,8 +40,8 @@ from typing import Callable, Literal, Sequence
 from pydantic import Field
 
 from pagesage.book.domain import references
-from pagesage.book.domain.layout import layout_text
-from pagesage.book.domain.markers import footnote_value, marker_value
+from pagesage.domain.lines import layout_text
+from pagesage.domain.markers import footnote_value, marker_value
 from pagesage.book.domain.model import (BookModel, BoundingBox, Confidence, ContentType, Id, InlineReference,
                                         LineText, PageNo, Position)
 from pagesage.domain.pages import Token

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
-from pagesage.book.domain import markers
+from pagesage.domain import markers
 from pagesage.book.domain.export_config import ExportConfiguration
 from pagesage.book.domain.model import (LANGUAGE_TAGS, BoundingBox, ContentType, Language, PageAnnotations, Project,
                                         UserAttribution, VersionHistoryEntry)

@@ -1,6 +1,7 @@
 """The seeding rules: a page's OCR lines cut into regions, each with a content type and a place
 in reading order (`seeding` states the rules; the thresholds are here, measured on the corpus
-pages of `tests/corpus/test_book_detection.py`).
+pages of `tests/corpus/test_book_detection.py`). The furniture (running heads, page numbers,
+footnotes) is the page layout's (`pagesage.domain.layout`); the body is cut here.
 
 Heights are ratios to the page's body (`layout.PageMeasures`): `H` its median line height,
 `h` its median token height; widths and horizontal positions are fractions of its column width.
@@ -11,37 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from pagesage.book.domain import layout
-from pagesage.book.domain.layout import Line, PageMeasures
 from pagesage.book.domain.model import ContentType
+from pagesage.domain import layout as page_layout
+from pagesage.domain import lines as layout
+from pagesage.domain.layout import CENTERED, RegionType, Zone
+from pagesage.domain.lines import Line, PageMeasures
 from pagesage.domain.pages import Token
 
-TOP_ZONE = 0.15
-"""Running heads and top page numbers start in this top fraction of the page height (measured:
-0.07-0.13 on the corpus pages)."""
-HEAD_GAP = 1.0
-"""Least gap below a running head that carries no page number, in H (c030: 1.23; a crop's first
-line `janaka uvaca`: 0.95)."""
-HEAD_MAX = 1.15
-"""Most height of a running head, in H: a taller top line is a heading (running heads measured
-0.66-0.93 H, top headings 1.23-1.38 H)."""
-HEAD_MAX_WORDS = 12
-NUMBER_GAP = 2.0
-"""Least gap between a running head's words and a page number at either end of its line, in
-the line's median token heights (measured 5.7-16.5; words of a line are 0.3-1 apart)."""
-NOTE_SMALL = 0.9
-"""Most median token height of a footnote line, in h (e052's footnote: 0.82; body lines
-0.97-1.04)."""
-NOTE_GAP = 0.5
-"""Least gap above the footnotes, in H (e052: 1.02)."""
 LARGE = 1.2
 """Least height of a heading set in larger type, in H and in h both (measured 1.23-1.38 H and
 1.45-1.59 h; body lines reach 1.39 H on a skewed scan and 1.44 h in Devanagari, never both)."""
 SHORT = 0.9
 """Most width of a heading in larger type, in column widths (body lines 0.94-1.0)."""
-CENTERED = 0.03
-"""Most distance of a centered line's middle from the column's middle, in column widths
-(measured 0.001-0.003 for headings; body lines' last lines 0.08 and more)."""
 CENTERED_WIDTH = 0.6
 INDENT = 0.1
 """Least indent from the column's left of a centered heading or a quoted verse line."""
@@ -75,113 +57,29 @@ class Region:
 
 
 def regions(tokens: Sequence[Token], page_height: int) -> list[Region]:
-    """The page's regions in reading order: top band left to right, body in the engine's order
-    (verse numbers after the region beside them), footnotes, bottom page number."""
+    """The page's regions in reading order: top band left to right, body in the tokens' order
+    (the layout stage's reading order; verse numbers after the region beside them), footnotes,
+    bottom page number."""
     lines = layout.page_lines(tokens)
     if not lines:
         return []
     m = layout.measure(lines)
-    top, taken = _top_furniture(lines, m, page_height)
-    rest = [ln for ln in lines if ln not in taken]
-    bottom = _bottom_number(rest)
-    rest = [ln for ln in rest if ln is not bottom]
-    notes = _footnotes(rest, m)
-    noted = {ln for region in notes for ln in region.lines}
-    body = _order_numbers(_body([ln for ln in rest if ln not in noted], m))
-    tail = [Region(ContentType.PAGE_NUMBER, (bottom,))] if bottom else []
-    return top + body + notes + tail
+    found = page_layout.furniture(lines, m, page_height)
+    body = _order_numbers(_body([ln for ln in lines if ln not in found.taken], m))
+    tail = [found.bottom] if found.bottom else []
+    return [_region(z) for z in found.top] + body + [_region(z) for z in found.footnotes + tail]
+
+
+_FURNITURE = {RegionType.HEADER: ContentType.RUNNING_HEAD, RegionType.PAGE_NUMBER: ContentType.PAGE_NUMBER,
+              RegionType.FOOTNOTE: ContentType.FOOTNOTE}
+
+
+def _region(zone: Zone) -> Region:
+    return Region(_FURNITURE[zone.region_type], zone.lines)
 
 
 def _ratios(line: Line, m: PageMeasures) -> tuple[float, float]:
     return line.height / m.line_height, line.token_height / m.token_height
-
-
-def _v_overlap(a: Line, b: Line) -> int:
-    return min(a.y1, b.y1) - max(a.y0, b.y0)
-
-
-def _top_furniture(lines: list[Line], m: PageMeasures, page_height: int) -> tuple[list[Region], set[Line]]:
-    """The page number and running head of the top band (the lines level with the topmost line,
-    when it starts within `TOP_ZONE`), and the lines they take."""
-    first = min(lines, key=lambda ln: ln.y0)
-    if first.y0 > TOP_ZONE * page_height:
-        return [], set()
-    band = sorted((ln for ln in lines if _v_overlap(ln, first) >= 0.5 * min(ln.height, first.height)),
-                  key=lambda ln: ln.x0)
-    below = [ln.y0 for ln in lines if ln not in band]
-    gap = (min(below) - max(ln.y1 for ln in band)) / m.line_height if below else float("inf")
-    alone_centered = len(band) == 1 and abs(first.center - m.center) <= CENTERED * m.width
-    pieces: list[tuple[Line, ContentType]] = []
-    heads: list[tuple[Line, list[Line], Line]] = []
-    for line in band:
-        if layout.is_number(line.text) or (alone_centered and layout.is_number_lookalike(line.text)):
-            pieces.append((line, ContentType.PAGE_NUMBER))
-        else:
-            numbers, head = _split_number(line)
-            heads.append((line, numbers, head))
-    apart = bool(pieces) or any(numbers for _, numbers, _ in heads) or gap >= HEAD_GAP
-    taken = {ln for ln, _ in pieces}
-    for line, numbers, head in heads:
-        if _is_running_head(head, m, apart):
-            pieces += [(n, ContentType.PAGE_NUMBER) for n in numbers] + [(head, ContentType.RUNNING_HEAD)]
-            taken.add(line)
-    return [Region(kind, (ln,)) for ln, kind in sorted(pieces, key=lambda p: p[0].x0)], taken
-
-
-def _split_number(line: Line) -> tuple[list[Line], Line]:
-    """A page number at either end of a line, apart from its neighbour by `NUMBER_GAP`: the
-    numbers (a leading one with any punctuation-only tokens after it) and the rest."""
-    tokens = list(line.tokens)
-    gap = NUMBER_GAP * line.token_height
-    words = [i for i, t in enumerate(tokens) if layout.letters(t.text)]
-    if not words:
-        return [], line
-    start, end = 0, len(tokens)
-    numbers = []
-    if words[0] and layout.is_digits(tokens[0].text) and tokens[1].bbox.x - tokens[0].bbox.x1 >= gap:
-        start = words[0]
-        numbers.append(layout.make_line(tokens[:start]))
-    if words[-1] < end - 1 and layout.is_digits(tokens[-1].text) and tokens[-1].bbox.x - tokens[-2].bbox.x1 >= gap:
-        end -= 1
-        numbers.append(layout.make_line(tokens[end:]))
-    return numbers, layout.make_line(tokens[start:end]) if numbers else line
-
-
-def _is_running_head(line: Line, m: PageMeasures, apart: bool) -> bool:
-    return (apart and line.height <= HEAD_MAX * m.line_height and line.words <= HEAD_MAX_WORDS
-            and layout.letters(line.text) >= 3 and not layout.is_chapter_title(line.text)
-            and not layout.is_speaker(line.text) and not layout.ends_with_danda(line.text)
-            and not layout.is_verse_end(line.text))
-
-
-def _bottom_number(lines: list[Line]) -> Line | None:
-    if len(lines) < 2:
-        return None
-    last = max(lines, key=lambda ln: ln.y1)
-    above = max(ln.y1 for ln in lines if ln is not last)
-    return last if layout.is_number(last.text) and last.y0 >= above else None
-
-
-def _footnotes(lines: list[Line], m: PageMeasures) -> list[Region]:
-    """The footnotes: the lines at the bottom, below a gap of `NOTE_GAP`, all in smaller type
-    (`NOTE_SMALL`), one of them starting with a marker; a note starts at each marker (lines
-    before the first: a note continued from the previous page)."""
-    by_y = sorted(lines, key=lambda ln: (ln.y0, ln.x0))
-    start = None
-    for i in range(len(by_y) - 1, 0, -1):
-        if by_y[i].token_height > NOTE_SMALL * m.token_height:
-            break
-        gap = by_y[i].y0 - max(ln.y1 for ln in by_y[:i])
-        if gap >= NOTE_GAP * m.line_height and any(layout.starts_with_marker(ln) for ln in by_y[i:]):
-            start = i
-    if start is None:
-        return []
-    notes: list[list[Line]] = []
-    for line in by_y[start:]:
-        if not notes or layout.starts_with_marker(line):
-            notes.append([])
-        notes[-1].append(line)
-    return [Region(ContentType.FOOTNOTE, tuple(ls)) for ls in notes]
 
 
 def _kind(line: Line, m: PageMeasures, alone_in_block: bool) -> str:

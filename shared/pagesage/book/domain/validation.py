@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pagesage.book.domain import references
-from pagesage.book.domain.markers import covers, footnote_value, marker_value
+from pagesage.domain.markers import covers, footnote_value, marker_value
 from pagesage.book.domain.model import (BoundingBox, BoxLocation, ContentType, InlineReference, NumberMismatch, PageAnnotations,
                                         PageState, ValidationStatus, ValidationWarning)
 

@@ -64,7 +64,7 @@ from lxml import etree
 
 from pagesage.book.domain.edition import Box, Edition, EditionPage, Line, Rect, Word
 from pagesage.book.domain.export_config import HocrExportOptions
-from pagesage.book.domain.markers import DEVANAGARI_DIGITS
+from pagesage.domain.markers import DEVANAGARI_DIGITS
 from pagesage.book.domain.model import LANGUAGE_TAGS, ContentType
 from pagesage.formats.hocr import (XHTML_NS, E, document, newlines, quote_value, script_code, separate, set_lang, wconf,
                                    xml_safe)

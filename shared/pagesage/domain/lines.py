@@ -1,4 +1,5 @@
-"""A page's OCR lines, the measures of its body and the text patterns the seeding rules test.
+"""A page's OCR lines, the measures of its body and the text patterns the layout (`domain.layout`)
+and the book layer's seeding rules test.
 
 Pure functions over `pagesage.domain.pages.Token`s. Units: pixels of the page image, origin
 top-left, right and bottom edges exclusive; text offsets count code points.
@@ -11,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Sequence
 
-from pagesage.book.domain.markers import SYMBOLS, footnote_value
+from pagesage.domain.markers import SYMBOLS, footnote_value
 from pagesage.domain.pages import Token
 
 ATTACH_GAP = 0.3
