@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pagesage.domain.layout import in_reading_order, reading_order, xy_cut
+from pagesage.domain.layout import MAX_REGIONS, in_reading_order, reading_order, xy_cut
+from pagesage.domain.pages import PageResult
 from pagesage.domain.pages import BBox, Token
 from pagesage.formats.text import page_text
 
@@ -90,3 +91,13 @@ def test_xy_cut_needs_a_band_of_min_gap_to_cut_rows():
 def test_an_empty_page_has_no_regions():
     assert reading_order([], page_height=1000) == []
     assert in_reading_order([], page_height=1000) == ([], [])
+
+
+def test_a_page_of_specks_keeps_at_most_max_regions():
+    # one-word blocks on a grid, each its own block and line: more blocks than regions allowed
+    specks = [line_tokens(["x"], x=100 * (i % 60), y=40 * (i // 60), block=i, line=i) for i in range(MAX_REGIONS + 30)]
+    tokens = page(*specks)
+    ordered, regions = in_reading_order(tokens, page_height=40 * (len(specks) // 60 + 1))
+    assert len(regions) == MAX_REGIONS and sum(r.token_count for r in regions) == len(tokens)
+    assert regions[-1].token_count == 31 and {t.block for t in ordered[-31:]} == {MAX_REGIONS - 1}
+    PageResult(run_id="r", page_no=1, config={"languages": "eng"}, lang_tag="en", regions=regions)  # storable

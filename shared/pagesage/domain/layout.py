@@ -45,6 +45,11 @@ CUT_GAP = 0.5
 """Least empty band between two groups of body blocks for the XY-cut to split them there, in H
 (lines of one paragraph are 0.2-0.4 H apart; columns and sections 1 H and more)."""
 
+MAX_REGIONS = 2_000
+"""Most regions kept for a page (about 110 bytes of JSON each, well inside a Firestore
+document's 1 MiB); the zones past the last but one are merged into one `paragraph`, so a page of
+specks Tesseract reads as thousands of blocks is still stored."""
+
 
 class RegionType(str, Enum):
     """A region's PAGE TextRegion `@type`."""
@@ -114,10 +119,15 @@ def reading_order(tokens: Sequence[Token], page_height: int) -> list[Zone]:
 
 def in_reading_order(tokens: Sequence[Token], page_height: int) -> tuple[list[Token], list[LayoutRegion]]:
     """`tokens` renumbered in reading order (`reading_order`), each token's `block` its region's
-    index, and the regions (type, union box, first token and token count)."""
+    index, and the regions (type, union box, first token and token count; at most
+    `MAX_REGIONS`)."""
+    zones = reading_order(tokens, page_height)
+    if len(zones) > MAX_REGIONS:
+        rest = tuple(ln for zone in zones[MAX_REGIONS - 1:] for ln in zone.lines)
+        zones = zones[:MAX_REGIONS - 1] + [Zone(RegionType.PARAGRAPH, rest)]
     out: list[Token] = []
     regions: list[LayoutRegion] = []
-    for index, zone in enumerate(reading_order(tokens, page_height)):
+    for index, zone in enumerate(zones):
         first = len(out)
         out.extend(t.model_copy(update={"token_no": first + i, "block": index})
                    for i, t in enumerate(zone.tokens))

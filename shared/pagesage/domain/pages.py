@@ -319,7 +319,7 @@ class PageResult(BoundedModel):
     raw_key: str | None = None
     stages: list[StageRecord] = Field(default_factory=list, max_length=len(STAGES))
     preprocessing_applied: list[LineText] = Field(default_factory=list, max_length=50)
-    regions: list[LayoutRegion] = Field(default_factory=list, max_length=10_000)
+    regions: list[LayoutRegion] = Field(default_factory=list, max_length=2_000)  # domain.layout.MAX_REGIONS
     created_at: datetime = Field(default_factory=utcnow)
 
 
