@@ -4,7 +4,7 @@ the reading order of all of them (docs/layout.md).
 Pure functions over `Token`s and `lines.Line`s. Units: pixels of the page image, origin
 top-left; heights are ratios to the page's body (`lines.PageMeasures`): `H` its median line
 height, `h` its median token height. The thresholds were measured on the corpus pages of
-`tests/corpus/test_book_detection.py` and `tests/corpus/test_layout.py`.
+`tests/corpus/test_book_detection.py` and `tests/corpus/test_reading_order.py`.
 
 Region types are PAGE's TextRegion `@type` values (PAGE XML 2019, `TextTypeSimpleType`):
 `header` (a running head), `page-number`, `paragraph`, `footnote`.
