@@ -7,6 +7,7 @@
     │   ├── InvalidLanguage            400 invalid_language
     │   ├── ValidationFailed           422 validation_failed (`field`: the JSON path)
     │   ├── FileTooLarge               413 file_too_large
+    │   ├── UrlNotAllowed              400 url_not_allowed (a remote source the server will not fetch)
     │   └── UnsupportedFormat          415 invalid_format
     ├── Unauthorized                   401 unauthorized
     ├── MethodNotAllowedError          405 method_not_allowed (`allow`: the methods there are)
@@ -143,6 +144,13 @@ class FileTooLarge(InputError):
 
     http_status = 413
     error_code = "file_too_large"
+
+
+class UrlNotAllowed(InputError):
+    """A remote source's URL the server refuses to fetch: not https, credentials in it, or a
+    host that is not public and not on the operator's allow-list (`domain.fetch_policy`)."""
+
+    error_code = "url_not_allowed"
 
 
 class UnsupportedFormat(InputError):
