@@ -24,7 +24,10 @@
         ├── CorruptedFile              corrupted_file
         ├── EncryptedFile              encrypted_file
         ├── MemoryLimit                memory_limit
-        └── EngineError                ocr_engine_error (timeout when the engine timed out)
+        ├── EngineError                ocr_engine_error (timeout when the engine timed out)
+        └── FetchFailed                fetch_failed (retryable when transient)
+            ├── SourceNotFound         not_found
+            └── SourceForbidden        forbidden
 
 `detail` is what a client reads: a plain reason, never a server path, a traceback or the text
 of an exception from a library (log those instead).
@@ -271,3 +274,27 @@ class EngineError(DocumentError):
     """The OCR engine failed on a page (crash, bad output, or timeout)."""
 
     error_code = "ocr_engine_error"
+
+
+class FetchFailed(DocumentError):
+    """A remote source could not be fetched: the connection, TLS, a timeout, a redirect loop, or
+    an answer that is not the document. `retryable` when a later attempt can succeed (a timeout,
+    a refused connection, HTTP 408, 429 or 5xx)."""
+
+    error_code = "fetch_failed"
+
+    def __init__(self, detail: str, *, transient: bool = False, error_code: str | None = None) -> None:
+        super().__init__(detail, error_code=error_code)
+        self.retryable = transient
+
+
+class SourceNotFound(FetchFailed):
+    """The remote source does not exist (HTTP 404 or 410, no such bucket or object)."""
+
+    error_code = "not_found"
+
+
+class SourceForbidden(FetchFailed):
+    """The remote source refuses the configured credentials (HTTP 401 or 403)."""
+
+    error_code = "forbidden"
