@@ -32,8 +32,9 @@ TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 @dataclass(frozen=True)
 class Fetched:
     """What was fetched: `sha256` (hex) and `size` (bytes) of the body as written, the
-    server's `etag` and `content_type` when it sent them, the `url` of the last hop, and
-    `fetched_at` (UTC, when the answer began)."""
+    server's `etag` and `content_type` when it sent them, the `url` of the last hop,
+    `fetched_at` (UTC, when the answer began), and the store's `generation` of the object (an
+    S3 version id, a Cloud Storage generation) where it keeps one."""
 
     sha256: str
     size: int
@@ -41,6 +42,7 @@ class Fetched:
     content_type: str | None
     url: str
     fetched_at: datetime
+    generation: str | None = None
 
 
 def resolve(target: FetchTarget) -> list[IPAddress]:
