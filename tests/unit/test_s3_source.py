@@ -11,7 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pagesage.adapters.s3_source import fetch_s3, parse_s3_uri
+from pagesage.adapters.s3_source import fetch_s3
+from pagesage.adapters.source_body import bucket_uri
 from pagesage.errors import FetchFailed, FileTooLarge, InputError, SourceForbidden, SourceNotFound
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "tesseract-testing-2pages.pdf"
@@ -87,4 +88,4 @@ def test_throttling_is_a_transient_failure(s3):
 @pytest.mark.parametrize("uri", ["s3://bucket", "s3://bucket/", "s3:///key", "gs://bucket/key", "s3://b/k?versionId=1"])
 def test_a_malformed_uri_is_a_bad_request(uri):
     with pytest.raises(InputError):
-        parse_s3_uri(uri)
+        bucket_uri(uri, "s3")

@@ -344,12 +344,12 @@ def _translated(key: str) -> Iterator[None]:
     except api_exceptions.NotFound as exc:
         raise NotFound(f"no object {key!r}") from exc
     except Exception as exc:
-        if _is_transient(exc):
+        if is_transient(exc):
             raise TransientError(f"Cloud Storage unavailable for {key!r}: {exc}") from exc
         raise
 
 
-def _is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
     """True for failures a later attempt may not meet (the classes and statuses that
     `google.cloud.storage.retry.DEFAULT_RETRY` retries, plus its exhausted deadline)."""
     if isinstance(exc, _TRANSIENT_TYPES):

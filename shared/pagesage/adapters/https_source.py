@@ -11,38 +11,20 @@ goes and cut off past `max_bytes`.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import socket
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import BinaryIO, Callable
 from urllib.parse import urljoin
 
 import httpx
 
+from pagesage.adapters.source_body import CHUNK, CappedWriter, Fetched, too_large
 from pagesage.domain.fetch_policy import AllowList, FetchTarget, IPAddress, check_addresses, check_url
-from pagesage.errors import FetchFailed, FileTooLarge, SourceForbidden, SourceNotFound
+from pagesage.errors import FetchFailed, SourceForbidden, SourceNotFound
 
 Resolver = Callable[[FetchTarget], list[IPAddress]]
-CHUNK = 64 * 1024
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """What was fetched: `sha256` (hex) and `size` (bytes) of the body as written, the
-    server's `etag` and `content_type` when it sent them, the `url` of the last hop,
-    `fetched_at` (UTC, when the answer began), and the store's `generation` of the object (an
-    S3 version id, a Cloud Storage generation) where it keeps one."""
-
-    sha256: str
-    size: int
-    etag: str | None
-    content_type: str | None
-    url: str
-    fetched_at: datetime
-    generation: str | None = None
 
 
 def resolve(target: FetchTarget) -> list[IPAddress]:
@@ -133,19 +115,15 @@ def _raise_for_status(status: int, target: FetchTarget) -> None:
 
 def _write(response: httpx.Response, dest: BinaryIO, *, max_bytes: int, url: str, fetched_at: datetime) -> Fetched:
     announced = response.headers.get("content-length", "")
-    if announced.isdigit() and int(announced) > max_bytes:
-        raise FileTooLarge(f"the document is {int(announced):,} bytes; the limit is {max_bytes:,}")
-    digest, size = hashlib.sha256(), 0
+    if announced.isdigit() and (error := too_large(int(announced), max_bytes)):
+        raise error
+    writer = CappedWriter(dest, max_bytes)
     try:
         for chunk in response.iter_raw(CHUNK):
-            size += len(chunk)
-            if size > max_bytes:
-                raise FileTooLarge(f"the document is over the limit of {max_bytes:,} bytes")
-            digest.update(chunk)
-            dest.write(chunk)
+            writer.write(chunk)
     except httpx.TimeoutException:
         raise FetchFailed("the answer stopped arriving", transient=True) from None
     except httpx.TransportError:
         raise FetchFailed("the connection broke during the answer", transient=True) from None
-    return Fetched(sha256=digest.hexdigest(), size=size, etag=response.headers.get("etag"),
-                   content_type=response.headers.get("content-type"), url=url, fetched_at=fetched_at)
+    return writer.fetched(etag=response.headers.get("etag"), content_type=response.headers.get("content-type"),
+                          url=url, fetched_at=fetched_at)

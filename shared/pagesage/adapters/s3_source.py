@@ -9,29 +9,15 @@ its body is streamed; the ETag and version id are recorded.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlsplit
 
-from pagesage.adapters.https_source import CHUNK, TRANSIENT_STATUSES, Fetched
-from pagesage.errors import FetchFailed, FileTooLarge, InputError, SourceForbidden, SourceNotFound
+from pagesage.adapters.https_source import TRANSIENT_STATUSES
+from pagesage.adapters.source_body import CHUNK, CappedWriter, Fetched, bucket_uri, too_large
+from pagesage.errors import FetchFailed, SourceForbidden, SourceNotFound
 
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
 _FORBIDDEN = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/key` -> (bucket, key); the key percent-decoded, without its leading `/`.
-
-    Raises:
-        InputError: not an `s3://` URI, or no bucket or no key.
-    """
-    parts = urlsplit(uri)
-    key = unquote(parts.path.lstrip("/"))
-    if parts.scheme != "s3" or not parts.netloc or not key or parts.query or parts.fragment:
-        raise InputError("an S3 source is s3://bucket/key")
-    return parts.netloc, key
 
 
 def fetch_s3(uri: str, dest: BinaryIO, *, max_bytes: int, client: Any = None) -> Fetched:
@@ -49,33 +35,29 @@ def fetch_s3(uri: str, dest: BinaryIO, *, max_bytes: int, client: Any = None) ->
     """
     import botocore.exceptions
 
-    bucket, key = parse_s3_uri(uri)
+    bucket, key = bucket_uri(uri, "s3")
     if client is None:
         import boto3
 
         client = boto3.client("s3")
     try:
         head = client.head_object(Bucket=bucket, Key=key)
-        if head["ContentLength"] > max_bytes:
-            raise FileTooLarge(f"the object is {head['ContentLength']:,} bytes; the limit is {max_bytes:,}")
+        if error := too_large(head["ContentLength"], max_bytes):
+            raise error
         fetched_at = datetime.now(timezone.utc)
         # the version read is the one measured: a write between the two calls cannot slip in
         version = head.get("VersionId") if head.get("VersionId") not in (None, "null") else None
         extra = {"VersionId": version} if version else {"IfMatch": head["ETag"]}
         body = client.get_object(Bucket=bucket, Key=key, **extra)["Body"]
-        digest, size = hashlib.sha256(), 0
+        writer = CappedWriter(dest, max_bytes)
         for chunk in body.iter_chunks(CHUNK):
-            size += len(chunk)
-            if size > max_bytes:
-                raise FileTooLarge(f"the object is over the limit of {max_bytes:,} bytes")
-            digest.update(chunk)
-            dest.write(chunk)
+            writer.write(chunk)
     except botocore.exceptions.ClientError as exc:
         raise _client_error(exc, uri) from None
     except (botocore.exceptions.BotoCoreError, OSError) as exc:
         raise FetchFailed(f"could not read {uri}: {type(exc).__name__}", transient=True) from None
-    return Fetched(sha256=digest.hexdigest(), size=size, etag=head["ETag"], content_type=head.get("ContentType"),
-                   url=uri, fetched_at=fetched_at, generation=version)
+    return writer.fetched(etag=head["ETag"], content_type=head.get("ContentType"), url=uri, fetched_at=fetched_at,
+                          generation=version)
 
 
 def _client_error(exc: Any, uri: str) -> FetchFailed:
