@@ -89,3 +89,16 @@ def test_throttling_is_a_transient_failure(s3):
 def test_a_malformed_uri_is_a_bad_request(uri):
     with pytest.raises(InputError):
         bucket_uri(uri, "s3")
+
+
+def test_an_object_replaced_while_read_is_a_transient_failure(s3):
+    real_get = s3.get_object
+
+    def replaced_first(**kwargs):
+        s3.put_object(Bucket="scans", Key="books/two pages.pdf", Body=b"%PDF-1.4 newer")
+        return real_get(**kwargs)
+
+    s3.get_object = replaced_first
+    with pytest.raises(FetchFailed) as failed:
+        fetch_s3("s3://scans/books/two pages.pdf", io.BytesIO(), max_bytes=10**8, client=s3)
+    assert failed.value.retryable

@@ -68,5 +68,7 @@ def _client_error(exc: Any, uri: str) -> FetchFailed:
         return SourceNotFound(f"{uri} does not exist")
     if code in _FORBIDDEN or status == 403:
         return SourceForbidden(f"{uri} cannot be read with the configured credentials")
+    # 412: the object was replaced between HeadObject and GetObject; a new attempt reads the new one
     return FetchFailed(f"{uri} could not be read ({code or status})",
-                       transient=status in TRANSIENT_STATUSES or code in ("SlowDown", "RequestTimeout", "Throttling"))
+                       transient=status in TRANSIENT_STATUSES or status == 412
+                       or code in ("SlowDown", "RequestTimeout", "Throttling", "PreconditionFailed"))
