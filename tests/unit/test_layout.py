@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pagesage.domain.layout import MAX_REGIONS, in_reading_order, reading_order, xy_cut
+from pagesage.domain.layout import in_reading_order, reading_order, xy_cut
+from pagesage.domain.limits import MAX_REGIONS
 from pagesage.domain.pages import PageResult
 from pagesage.domain.pages import BBox, Token
 from pagesage.formats.text import page_text

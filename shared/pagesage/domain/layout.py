@@ -6,19 +6,18 @@ top-left; heights are ratios to the page's body (`lines.PageMeasures`): `H` its 
 height, `h` its median token height. The thresholds were measured on the corpus pages of
 `tests/corpus/test_book_detection.py` and `tests/corpus/test_reading_order.py`.
 
-Region types are PAGE's TextRegion `@type` values (PAGE XML 2019, `TextTypeSimpleType`):
-`header` (a running head), `page-number`, `paragraph`, `footnote`.
+Region types are PAGE's TextRegion `@type` values (`pages.RegionType`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from typing import Sequence
 
 from pagesage.domain import lines as layout
 from pagesage.domain.lines import Line, PageMeasures
-from pagesage.domain.pages import BBox, LayoutRegion, Token
+from pagesage.domain.limits import MAX_REGIONS
+from pagesage.domain.pages import BBox, LayoutRegion, RegionType, Token
 
 TOP_ZONE = 0.15
 """Running heads and top page numbers start in this top fraction of the page height (measured:
@@ -44,20 +43,6 @@ CENTERED = 0.03
 CUT_GAP = 0.5
 """Least empty band between two groups of body blocks for the XY-cut to split them there, in H
 (lines of one paragraph are 0.2-0.4 H apart; columns and sections 1 H and more)."""
-
-MAX_REGIONS = 2_000
-"""Most regions kept for a page (about 110 bytes of JSON each, well inside a Firestore
-document's 1 MiB); the zones past the last but one are merged into one `paragraph`, so a page of
-specks Tesseract reads as thousands of blocks is still stored."""
-
-
-class RegionType(str, Enum):
-    """A region's PAGE TextRegion `@type`."""
-
-    HEADER = "header"
-    PAGE_NUMBER = "page-number"
-    PARAGRAPH = "paragraph"
-    FOOTNOTE = "footnote"
 
 
 @dataclass(frozen=True)
@@ -119,8 +104,8 @@ def reading_order(tokens: Sequence[Token], page_height: int) -> list[Zone]:
 
 def in_reading_order(tokens: Sequence[Token], page_height: int) -> tuple[list[Token], list[LayoutRegion]]:
     """`tokens` renumbered in reading order (`reading_order`), each token's `block` its region's
-    index, and the regions (type, union box, first token and token count; at most
-    `MAX_REGIONS`)."""
+    index, and the regions (type, union box, first token and token count). Past
+    `limits.MAX_REGIONS`, the zones from the last but one on are merged into one `paragraph`."""
     zones = reading_order(tokens, page_height)
     if len(zones) > MAX_REGIONS:
         rest = tuple(ln for zone in zones[MAX_REGIONS - 1:] for ln in zone.lines)
@@ -132,7 +117,7 @@ def in_reading_order(tokens: Sequence[Token], page_height: int) -> tuple[list[To
         out.extend(t.model_copy(update={"token_no": first + i, "block": index})
                    for i, t in enumerate(zone.tokens))
         x0, y0, x1, y1 = _box(zone.lines)
-        regions.append(LayoutRegion(region_type=zone.region_type.value, bbox=BBox(x=x0, y=y0, w=x1 - x0, h=y1 - y0),
+        regions.append(LayoutRegion(region_type=zone.region_type, bbox=BBox(x=x0, y=y0, w=x1 - x0, h=y1 - y0),
                                     first_token=first, token_count=len(out) - first))
     return out, regions
 

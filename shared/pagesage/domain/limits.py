@@ -52,6 +52,11 @@ copy, so a 10,000-page run stores it 10,000 times."""
 MAX_LOG_BYTES = 64 * 1024
 """Largest `log` of a run, bytes of its JSON."""
 
+MAX_REGIONS = 2_000
+"""Most layout regions of one page result (about 110 bytes of JSON each, well inside a Firestore
+document's 1 MiB); `domain.layout` merges the rest of a page of specks read as thousands of
+blocks into its last region."""
+
 Pixels = Annotated[int, Field(ge=0, le=MAX_COORDINATE)]
 """A pixel coordinate or size."""
 

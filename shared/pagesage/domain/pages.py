@@ -22,6 +22,7 @@ from pydantic import Field, computed_field, field_validator, model_validator
 from pagesage.domain.jobs import random_id, utcnow
 from pagesage.domain.limits import (
     MAX_OPTIONS_BYTES,
+    MAX_REGIONS,
     Area,
     BoundedModel,
     Dpi,
@@ -273,12 +274,22 @@ class Run(BoundedModel):
     log: RunLog = Field(default_factory=list)
 
 
-class LayoutRegion(BoundedModel):
-    """One region of a page in reading order (`domain.layout`): its PAGE TextRegion `@type`
-    (`header`, `page-number`, `paragraph`, `footnote`), union box of its words (pixels), and
-    its words as a run of the page's tokens: `token_count` tokens from `first_token`."""
+class RegionType(str, Enum):
+    """A layout region's PAGE TextRegion `@type` (PAGE XML 2019, `TextTypeSimpleType`): a
+    running head is a `header`."""
 
-    region_type: Literal["header", "page-number", "paragraph", "footnote"]
+    HEADER = "header"
+    PAGE_NUMBER = "page-number"
+    PARAGRAPH = "paragraph"
+    FOOTNOTE = "footnote"
+
+
+class LayoutRegion(BoundedModel):
+    """One region of a page in reading order (`domain.layout`): its type, union box of its
+    words (pixels), and its words as a run of the page's tokens: `token_count` tokens from
+    `first_token`."""
+
+    region_type: RegionType
     bbox: BBox
     first_token: Ordinal
     token_count: Ordinal
@@ -319,7 +330,7 @@ class PageResult(BoundedModel):
     raw_key: str | None = None
     stages: list[StageRecord] = Field(default_factory=list, max_length=len(STAGES))
     preprocessing_applied: list[LineText] = Field(default_factory=list, max_length=50)
-    regions: list[LayoutRegion] = Field(default_factory=list, max_length=2_000)  # domain.layout.MAX_REGIONS
+    regions: list[LayoutRegion] = Field(default_factory=list, max_length=MAX_REGIONS)
     created_at: datetime = Field(default_factory=utcnow)
 
 

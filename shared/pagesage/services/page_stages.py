@@ -177,7 +177,7 @@ def layout(context: PageContext, engine: OcrEngine) -> Done:
     XY-cut order), so every format that follows the tokens' numbering reads in that order."""
     tokens = build_tokens(context.output.words, context.model)
     context.tokens, context.regions = in_reading_order(tokens, context.image.height)
-    counts = Counter(region.region_type for region in context.regions)
+    counts = Counter(region.region_type.value for region in context.regions)
     moved = sum(1 for before, after in zip(tokens, context.tokens) if before.text != after.text or before.bbox != after.bbox)
     return Done(applied=("reading-order",) if moved else (),
                 parameters={"engineBlocks": len({t.block for t in tokens}), "lines": len({t.line for t in tokens}),

@@ -15,9 +15,9 @@ from typing import Sequence
 from pagesage.book.domain.model import ContentType
 from pagesage.domain import layout as page_layout
 from pagesage.domain import lines as layout
-from pagesage.domain.layout import CENTERED, RegionType, Zone
+from pagesage.domain.layout import CENTERED, Zone
 from pagesage.domain.lines import Line, PageMeasures
-from pagesage.domain.pages import Token
+from pagesage.domain.pages import RegionType, Token
 
 LARGE = 1.2
 """Least height of a heading set in larger type, in H and in h both (measured 1.23-1.38 H and
