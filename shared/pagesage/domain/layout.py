@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from pagesage.domain import lines as layout
+from pagesage.domain import lines as ocr_lines
 from pagesage.domain.lines import Line, PageMeasures
 from pagesage.domain.limits import MAX_REGIONS
 from pagesage.domain.pages import BBox, LayoutRegion, RegionType, Token
@@ -88,10 +88,10 @@ def reading_order(tokens: Sequence[Token], page_height: int) -> list[Zone]:
     """The page's regions in reading order: the top band left to right, the body's blocks in
     XY-cut order (`xy_cut`), the footnotes, the bottom page number. Every token is in exactly
     one zone; a body zone is what is left of one engine block once the furniture is out."""
-    page_lines = layout.page_lines(tokens)
+    page_lines = ocr_lines.page_lines(tokens)
     if not page_lines:
         return []
-    m = layout.measure(page_lines)
+    m = ocr_lines.measure(page_lines)
     found = furniture(page_lines, m, page_height)
     blocks: dict[int, list[Line]] = {}
     for line in page_lines:
@@ -178,7 +178,7 @@ def _top_furniture(page_lines: list[Line], m: PageMeasures, page_height: int) ->
     pieces: list[tuple[Line, RegionType]] = []
     heads: list[tuple[Line, list[Line], Line]] = []
     for line in band:
-        if layout.is_number(line.text) or (alone_centered and layout.is_number_lookalike(line.text)):
+        if ocr_lines.is_number(line.text) or (alone_centered and ocr_lines.is_number_lookalike(line.text)):
             pieces.append((line, RegionType.PAGE_NUMBER))
         else:
             numbers, head = _split_number(line)
@@ -197,25 +197,25 @@ def _split_number(line: Line) -> tuple[list[Line], Line]:
     numbers (a leading one with any punctuation-only tokens after it) and the rest."""
     tokens = list(line.tokens)
     gap = NUMBER_GAP * line.token_height
-    words = [i for i, t in enumerate(tokens) if layout.letters(t.text)]
+    words = [i for i, t in enumerate(tokens) if ocr_lines.letters(t.text)]
     if not words:
         return [], line
     start, end = 0, len(tokens)
     numbers = []
-    if words[0] and layout.is_digits(tokens[0].text) and tokens[1].bbox.x - tokens[0].bbox.x1 >= gap:
+    if words[0] and ocr_lines.is_digits(tokens[0].text) and tokens[1].bbox.x - tokens[0].bbox.x1 >= gap:
         start = words[0]
-        numbers.append(layout.make_line(tokens[:start]))
-    if words[-1] < end - 1 and layout.is_digits(tokens[-1].text) and tokens[-1].bbox.x - tokens[-2].bbox.x1 >= gap:
+        numbers.append(ocr_lines.make_line(tokens[:start]))
+    if words[-1] < end - 1 and ocr_lines.is_digits(tokens[-1].text) and tokens[-1].bbox.x - tokens[-2].bbox.x1 >= gap:
         end -= 1
-        numbers.append(layout.make_line(tokens[end:]))
-    return numbers, layout.make_line(tokens[start:end]) if numbers else line
+        numbers.append(ocr_lines.make_line(tokens[end:]))
+    return numbers, ocr_lines.make_line(tokens[start:end]) if numbers else line
 
 
 def _is_running_head(line: Line, m: PageMeasures, apart: bool) -> bool:
     return (apart and line.height <= HEAD_MAX * m.line_height and line.words <= HEAD_MAX_WORDS
-            and layout.letters(line.text) >= 3 and not layout.is_chapter_title(line.text)
-            and not layout.is_speaker(line.text) and not layout.ends_with_danda(line.text)
-            and not layout.is_verse_end(line.text))
+            and ocr_lines.letters(line.text) >= 3 and not ocr_lines.is_chapter_title(line.text)
+            and not ocr_lines.is_speaker(line.text) and not ocr_lines.ends_with_danda(line.text)
+            and not ocr_lines.is_verse_end(line.text))
 
 
 def _bottom_number(page_lines: list[Line]) -> Line | None:
@@ -223,7 +223,7 @@ def _bottom_number(page_lines: list[Line]) -> Line | None:
         return None
     last = max(page_lines, key=lambda ln: ln.y1)
     above = max(ln.y1 for ln in page_lines if ln is not last)
-    return last if layout.is_number(last.text) and last.y0 >= above else None
+    return last if ocr_lines.is_number(last.text) and last.y0 >= above else None
 
 
 def _footnotes(page_lines: list[Line], m: PageMeasures) -> list[Zone]:
@@ -236,13 +236,13 @@ def _footnotes(page_lines: list[Line], m: PageMeasures) -> list[Zone]:
         if by_y[i].token_height > NOTE_SMALL * m.token_height:
             break
         gap = by_y[i].y0 - max(ln.y1 for ln in by_y[:i])
-        if gap >= NOTE_GAP * m.line_height and any(layout.starts_with_marker(ln) for ln in by_y[i:]):
+        if gap >= NOTE_GAP * m.line_height and any(ocr_lines.starts_with_marker(ln) for ln in by_y[i:]):
             start = i
     if start is None:
         return []
     notes: list[list[Line]] = []
     for line in by_y[start:]:
-        if not notes or layout.starts_with_marker(line):
+        if not notes or ocr_lines.starts_with_marker(line):
             notes.append([])
         notes[-1].append(line)
     return [Zone(RegionType.FOOTNOTE, tuple(ls)) for ls in notes]

@@ -3,7 +3,7 @@ in reading order (`seeding` states the rules; the thresholds are here, measured 
 pages of `tests/corpus/test_book_detection.py`). The furniture (running heads, page numbers,
 footnotes) is the page layout's (`pagesage.domain.layout`); the body is cut here.
 
-Heights are ratios to the page's body (`layout.PageMeasures`): `H` its median line height,
+Heights are ratios to the page's body (`lines.PageMeasures`): `H` its median line height,
 `h` its median token height; widths and horizontal positions are fractions of its column width.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from pagesage.book.domain.model import ContentType
-from pagesage.domain import layout as page_layout
-from pagesage.domain import lines as layout
+from pagesage.domain import layout
+from pagesage.domain import lines as ocr_lines
 from pagesage.domain.layout import CENTERED, Zone
 from pagesage.domain.lines import Line, PageMeasures
 from pagesage.domain.pages import RegionType, Token
@@ -60,11 +60,11 @@ def regions(tokens: Sequence[Token], page_height: int) -> list[Region]:
     """The page's regions in reading order: top band left to right, body in the tokens' order
     (the layout stage's reading order; verse numbers after the region beside them), footnotes,
     bottom page number."""
-    lines = layout.page_lines(tokens)
+    lines = ocr_lines.page_lines(tokens)
     if not lines:
         return []
-    m = layout.measure(lines)
-    found = page_layout.furniture(lines, m, page_height)
+    m = ocr_lines.measure(lines)
+    found = layout.furniture(lines, m, page_height)
     body = _order_numbers(_body([ln for ln in lines if ln not in found.taken], m))
     tail = [found.bottom] if found.bottom else []
     return [_region(z) for z in found.top] + body + [_region(z) for z in found.footnotes + tail]
@@ -87,17 +87,17 @@ def _kind(line: Line, m: PageMeasures, alone_in_block: bool) -> str:
     width = line.width / m.width
     text = line.text
     indent = (line.x0 - m.left) / m.width
-    if layout.is_number(text):
+    if ocr_lines.is_number(text):
         return "verse-number" if alone_in_block else "text"
-    if layout.letters(text) < 3:
+    if ocr_lines.letters(text) < 3:
         return "other"
-    if layout.is_chapter_title(text) and line.words <= 4:
+    if ocr_lines.is_chapter_title(text) and line.words <= 4:
         return "heading"
-    if layout.is_speaker(text) and line.words <= 5:
+    if ocr_lines.is_speaker(text) and line.words <= 5:
         return "subheading"
-    if layout.is_verse_end(text):
+    if ocr_lines.is_verse_end(text):
         return "verse-end"
-    if layout.ends_with_danda(text) or line.words > MAX_HEADING_WORDS:
+    if ocr_lines.ends_with_danda(text) or line.words > MAX_HEADING_WORDS:
         return "text"
     if tall >= LARGE and big >= LARGE and width <= SHORT:
         return "heading"
@@ -123,7 +123,7 @@ def _body(lines: list[Line], m: PageMeasures) -> list[Region]:
         line, above = lines[i], lines[i - 1]
         if (kinds[i - 1] == "heading" and kinds[i] in ("heading", "text") and line.words <= MAX_HEADING_WORDS
                 and line.width <= CENTERED_WIDTH * m.width and abs(line.center - above.center) <= CENTERED * m.width
-                and not layout.ends_with_danda(line.text)):
+                and not ocr_lines.ends_with_danda(line.text)):
             kinds[i] = "subheading"
     verse_of = _verses(lines, kinds, m)
     for i, kind in enumerate(kinds):
@@ -159,7 +159,7 @@ def _verses(lines: list[Line], kinds: list[str], m: PageMeasures) -> dict[int, i
             continue
         start = end
         while (end - start < VERSE_LINES - 1 and start > 0 and kinds[start - 1] == "text"
-               and start - 1 not in verse_of and layout.ends_with_danda(lines[start - 1].text)
+               and start - 1 not in verse_of and ocr_lines.ends_with_danda(lines[start - 1].text)
                and lines[start].y0 - lines[start - 1].y1 <= 1.5 * m.line_height):
             start -= 1
         if end > start:
