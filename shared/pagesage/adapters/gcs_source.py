@@ -15,7 +15,7 @@ from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from pagesage.adapters.gcs_blobs import is_transient, storage_client
-from pagesage.adapters.source_body import CappedWriter, Fetched, bucket_uri, too_large
+from pagesage.adapters.source_body import CappedWriter, Fetched, bucket_uri, check_size
 from pagesage.errors import FetchFailed, FileTooLarge, SourceForbidden, SourceNotFound
 
 
@@ -39,8 +39,7 @@ def fetch_gcs(uri: str, dest: BinaryIO, *, max_bytes: int, client: storage.Clien
         blob = bucket.get_blob(name, retry=retry)
         if blob is None:
             raise SourceNotFound(f"{uri} does not exist")
-        if error := too_large(blob.size or 0, max_bytes):
-            raise error
+        check_size(blob.size or 0, max_bytes)
         fetched_at = datetime.now(timezone.utc)
         bucket.blob(name, generation=blob.generation).download_to_file(writer, retry=retry)
     except (FetchFailed, FileTooLarge):

@@ -19,12 +19,11 @@ from urllib.parse import urljoin
 
 import httpx
 
-from pagesage.adapters.source_body import CHUNK, CappedWriter, Fetched, too_large
-from pagesage.domain.fetch_policy import AllowList, FetchTarget, IPAddress, check_addresses, check_url
+from pagesage.adapters.source_body import CHUNK, TRANSIENT_STATUSES, CappedWriter, Fetched, check_size
+from pagesage.domain.fetch_policy import DEFAULT_PORTS, AllowList, FetchTarget, IPAddress, check_addresses, check_url
 from pagesage.errors import FetchFailed, SourceForbidden, SourceNotFound
 
 Resolver = Callable[[FetchTarget], list[IPAddress]]
-TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 
 
 def resolve(target: FetchTarget) -> list[IPAddress]:
@@ -93,14 +92,18 @@ def fetch(url: str, dest: BinaryIO, *, allow: AllowList, max_bytes: int, timeout
 
 def _request(client: httpx.Client, target: FetchTarget, address: IPAddress) -> httpx.Request:
     """The request for `target` sent to `address`, with the host's `Host` header and SNI."""
-    literal = f"[{address}]" if address.version == 6 else str(address)
-    default = {"https": 443, "http": 80}[target.scheme]
-    host = target.host if target.literal is None else (f"[{target.host}]" if ":" in target.host else target.host)
+    host = _bracketed(target.host)
     extensions = {"sni_hostname": target.host} if target.scheme == "https" and target.literal is None else {}
     return client.build_request(
-        "GET", f"{target.scheme}://{literal}:{target.port}{target.path}",
-        headers={"Host": host if target.port == default else f"{host}:{target.port}", "Accept-Encoding": "identity"},
+        "GET", f"{target.scheme}://{_bracketed(str(address))}:{target.port}{target.path}",
+        headers={"Host": host if target.port == DEFAULT_PORTS[target.scheme] else f"{host}:{target.port}",
+                 "Accept-Encoding": "identity"},
         extensions=extensions)
+
+
+def _bracketed(host: str) -> str:
+    """A host as a URL authority writes it: an IPv6 address in brackets (RFC 3986 §3.2.2)."""
+    return f"[{host}]" if ":" in host else host
 
 
 def _raise_for_status(status: int, target: FetchTarget) -> None:
@@ -115,8 +118,8 @@ def _raise_for_status(status: int, target: FetchTarget) -> None:
 
 def _write(response: httpx.Response, dest: BinaryIO, *, max_bytes: int, url: str, fetched_at: datetime) -> Fetched:
     announced = response.headers.get("content-length", "")
-    if announced.isdigit() and (error := too_large(int(announced), max_bytes)):
-        raise error
+    if announced.isdigit():
+        check_size(int(announced), max_bytes)
     writer = CappedWriter(dest, max_bytes)
     try:
         for chunk in response.iter_raw(CHUNK):

@@ -12,8 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
-from pagesage.adapters.https_source import TRANSIENT_STATUSES
-from pagesage.adapters.source_body import CHUNK, CappedWriter, Fetched, bucket_uri, too_large
+import boto3
+import botocore.exceptions
+
+from pagesage.adapters.source_body import CHUNK, TRANSIENT_STATUSES, CappedWriter, Fetched, bucket_uri, check_size
 from pagesage.errors import FetchFailed, SourceForbidden, SourceNotFound
 
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
@@ -33,17 +35,11 @@ def fetch_s3(uri: str, dest: BinaryIO, *, max_bytes: int, client: Any = None) ->
         SourceNotFound, SourceForbidden: no such bucket or key; the credentials are refused.
         FetchFailed: anything else (`retryable` for throttling, 5xx and connection errors).
     """
-    import botocore.exceptions
-
     bucket, key = bucket_uri(uri, "s3")
-    if client is None:
-        import boto3
-
-        client = boto3.client("s3")
+    client = client or boto3.client("s3")
     try:
         head = client.head_object(Bucket=bucket, Key=key)
-        if error := too_large(head["ContentLength"], max_bytes):
-            raise error
+        check_size(head["ContentLength"], max_bytes)
         fetched_at = datetime.now(timezone.utc)
         # the version read is the one measured: a write between the two calls cannot slip in
         version = head.get("VersionId") if head.get("VersionId") not in (None, "null") else None

@@ -13,6 +13,9 @@ from pagesage.errors import FileTooLarge, InputError
 
 CHUNK = 64 * 1024
 """Bytes read and written at a time."""
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+"""HTTP statuses after which a later attempt may succeed (RFC 9110 §15.5.9, §15.6; RFC 8470 §5.2
+for 425; RFC 6585 §4 for 429)."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,15 @@ class CappedWriter:
         return Fetched(sha256=self.sha256, size=self.size, **fields)
 
 
-def too_large(size: int, max_bytes: int) -> FileTooLarge | None:
-    """The error for a source announced at `size` bytes, when that is over `max_bytes`."""
+def check_size(size: int, max_bytes: int) -> None:
+    """Refuse a source announced (by its metadata or `Content-Length`) at `size` bytes before
+    any of it is read.
+
+    Raises:
+        FileTooLarge: `size` is over `max_bytes`.
+    """
     if size > max_bytes:
-        return FileTooLarge(f"the document is {size:,} bytes; the limit is {max_bytes:,}")
-    return None
+        raise FileTooLarge(f"the document is {size:,} bytes; the limit is {max_bytes:,}")
 
 
 def bucket_uri(uri: str, scheme: str) -> tuple[str, str]:
