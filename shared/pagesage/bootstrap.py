@@ -14,6 +14,7 @@ from typing import Callable
 
 from pagesage.adapters.inprocess_queue import InProcessQueue
 from pagesage.adapters.local_blobs import LocalBlobStore
+from pagesage.adapters.remote_sources import RemoteSources
 from pagesage.adapters.sqlite_store import SqliteStore
 from pagesage.book.adapters.sqlite_book import SqliteBookStore
 from pagesage.book.ports import BookStore
@@ -21,7 +22,7 @@ from pagesage.book.services.ports import BookPorts
 from pagesage.config import Settings
 from pagesage.domain.jobs import utcnow
 from pagesage.errors import InputError
-from pagesage.ports import BlobStore, OcrEngine, Store, TaskQueue
+from pagesage.ports import BlobStore, OcrEngine, SourceFetcher, Store, TaskQueue
 from pagesage.services.worker import WorkerPorts, handle_task
 
 
@@ -33,7 +34,8 @@ back-off from 0.5 s doubling, they span 15.5 s (a store restarting, a lock held)
 @dataclass(frozen=True)
 class Services:
     """The wired ports of one process; `clock` returns the current aware UTC time. `book` is
-    the book layer's store (projects, page annotations, versions)."""
+    the book layer's store (projects, page annotations, versions); `sources` fetches remote
+    sources (`s3://`, `gs://`, `https://`) under the fetch policy."""
 
     settings: Settings
     store: Store
@@ -41,6 +43,7 @@ class Services:
     queue: TaskQueue
     engine: OcrEngine
     book: BookStore
+    sources: SourceFetcher
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @property
@@ -52,11 +55,11 @@ class Services:
     def worker(self) -> WorkerPorts:
         """The ports the OCR worker's use cases take."""
         return WorkerPorts(store=self.store, blobs=self.blobs, queue=self.queue, engine=self.engine, settings=self.settings,
-                           clock=self.clock)
+                           clock=self.clock, sources=self.sources)
 
 
 def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | None = None,
-          engine: OcrEngine | None = None, book: BookStore | None = None,
+          engine: OcrEngine | None = None, book: BookStore | None = None, sources: SourceFetcher | None = None,
           clock: Callable[[], datetime] = utcnow) -> Services:
     """Wire the adapters `settings.backend` selects: `local` (SQLite, folder, in-process queue)
     or `gcp` (Firestore, Cloud Storage, Cloud Tasks; the emulators when their variables are set).
@@ -78,9 +81,11 @@ def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | 
         book = book or SqliteBookStore(settings.data_dir / "pagesage.db", clock=clock)
         store = store or SqliteStore(settings.data_dir / "pagesage.db", clock=clock)
         blobs = blobs or LocalBlobStore(settings.data_dir / "blobs")
-        queue = InProcessQueue(lambda task: handle_task(task, holder[0].worker), workers=settings.workers,
+        queue = InProcessQueue(lambda task, last_attempt: handle_task(task, holder[0].worker, last_attempt=last_attempt), workers=settings.workers,
                                max_attempts=QUEUE_ATTEMPTS)
-    services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine, book=book, clock=clock)
+    sources = sources or RemoteSources(settings.fetch_allow, timeout=settings.fetch_timeout)
+    services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine, book=book,
+                        sources=sources, clock=clock)
     holder.append(services)
     return services
 

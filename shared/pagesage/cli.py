@@ -1,7 +1,9 @@
 """`pagesage` command line: run the local stack and talk to any PageSage deployment.
 
     pagesage serve                      the functions on 127.0.0.1:$PORT (default 8080)
-    pagesage submit FILE... [--wait]    upload, optionally wait and save the results
+    pagesage submit FILE|URI... [--wait]
+                                        upload files, or have s3://, gs://, https:// URIs
+                                        fetched; optionally wait and save the results
     pagesage status JOB_ID              a job's status as JSON
     pagesage result JOB_ID --format F   a finished job's hOCR, JSON, text or Markdown
     pagesage run FILE... --out DIR      start the stack, OCR the files, save results, stop
@@ -97,16 +99,21 @@ def serve(host: str, port: int, user: str | None) -> None:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
 @click.option("--lang", default="auto", show_default=True, help="Tesseract language spec: auto, eng, san+eng, script/Devanagari")
 @click.option("--url", default=_default_url, help="base URL of the functions (default $PAGESAGE_URL)")
 @click.option("--wait/--no-wait", default=False, help="wait for the jobs to finish")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="with --wait: save hOCR, JSON and text here")
-def submit(files: tuple[Path, ...], lang: str, url: str, wait: bool, out: Path | None) -> None:
-    """Upload FILES; print one job id per file."""
+def submit(sources: tuple[str, ...], lang: str, url: str, wait: bool, out: Path | None) -> None:
+    """Upload each local file of SOURCES, or have the server fetch each `s3://bucket/key`,
+    `gs://bucket/object` or `https://` URL of them (with the server's own credentials, under
+    its fetch policy); print one job id per source."""
+    for name in sources:
+        if not _is_remote(name) and not Path(name).is_file():
+            raise click.BadParameter(f"{name!r} is neither a file nor an s3://, gs:// or https:// URI", param_hint="SOURCES")
     client = _client(url)
     try:
-        jobs = _submit_all(client, files, lang)
+        jobs = _submit_all(client, tuple(s if _is_remote(s) else Path(s) for s in sources), lang)
         if wait or out:
             _wait_and_save(client, jobs, out)
     finally:
@@ -499,12 +506,26 @@ def docai_to_hocr(documents: tuple[Path, ...], output: Path, fmt: str) -> None:
     click.echo(f"{output}: {len(view.pages)} page(s), {view.word_count} words", err=True)
 
 
-def _submit_all(client: PageSageClient, files: tuple[Path, ...], lang: str) -> dict[str, tuple[Path, float]]:
+REMOTE_SCHEMES = ("s3://", "gs://", "https://", "http://")
+"""Prefixes of the sources `submit` has the server fetch instead of uploading."""
+
+
+def _is_remote(source: str) -> bool:
+    return source.lower().startswith(REMOTE_SCHEMES)
+
+
+def _submit_all(client: PageSageClient, sources: tuple[Path | str, ...], lang: str) -> dict[str, tuple[Path, float]]:
+    """Submit each source (a local file is uploaded, a URI fetched by the server); returns
+    job id -> (a path named as the document, when it was submitted)."""
     jobs = {}
-    for path in files:
-        job_id = _call(client.submit, path, lang=lang)
+    for source in sources:
+        if isinstance(source, Path):
+            job_id, path = _call(client.submit, source, lang=lang), source
+        else:
+            job_id = _call(client.submit_remote, source, lang=lang)
+            path = Path(_call(client.status, job_id)["file_name"])
         jobs[job_id] = (path, time.monotonic())
-        click.echo(f"{job_id}  {path.name}")
+        click.echo(f"{job_id}  {source if isinstance(source, str) else path.name}")
     return jobs
 
 

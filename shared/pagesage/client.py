@@ -61,6 +61,13 @@ class PageSageClient:
             response = self._send("POST", "/upload", files={"file": (path.name, stream, content_type)}, data={"lang": lang})
         return response.json()["job_id"]
 
+    def submit_remote(self, uri: str, *, lang: str = "auto", title: str | None = None) -> str:
+        """Ask the server to fetch the document at `uri` (`s3://`, `gs://`, `https://`) and OCR
+        it; returns its job id. Raises `ApiError` (400 `url_not_allowed` for a URL the server
+        refuses to fetch)."""
+        body = {"kind": "remote_url", "uri": uri, "ocr": {"lang": lang}, **({"title": title} if title else {})}
+        return self._send("POST", "/api/v1/ocr/source_docs", json=body).json()["job_id"]
+
     def status(self, job_id: str) -> dict:
         """The job's StatusResponse as a dict. Raises `ApiError`."""
         return self._send("GET", f"/status/{job_id}").json()

@@ -23,6 +23,8 @@
 | PAGESAGE_TESSERACT_TIMEOUT | 300 | seconds before one Tesseract call is abandoned |
 | PAGESAGE_TESSERACT_USD_PER_VCPU_SECOND | 0.000024 | price of a compute-second (Cloud Run, Tier 1, request-based, 2026) |
 | PAGESAGE_MAX_PAGES | 2000 | documents with more pages fail with `invalid_format` |
+| PAGESAGE_FETCH_ALLOW_HOSTS | (none) | comma-separated `host:port` a remote source may name whatever their address, over `http` too (tests, private deployments); every other URL must be `https` to a public address (docs/security.md) |
+| PAGESAGE_FETCH_TIMEOUT | 30 | seconds a remote source may take to connect, and between two reads |
 | PAGESAGE_ENGINE | tesseract | `tesseract` (in-process, or the container at PAGESAGE_TESSERACT_URL) or `docai` |
 | PAGESAGE_TESSERACT_URL | (none) | base URL of the Tesseract container (Cloud Run); unset: Tesseract runs in-process |
 | PAGESAGE_TESSERACT_AUDIENCE | (none) | audience of the ID token sent to the container (its Cloud Run URL); unset: no token |
@@ -51,6 +53,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pagesage.domain.fetch_policy import AllowList
 from pagesage.domain.limits import max_page_pixels
 
 
@@ -80,6 +83,8 @@ class Settings(BaseSettings):
     tesseract_timeout: float = Field(default=300.0, gt=0)
     tesseract_usd_per_vcpu_second: float = Field(default=0.000024, ge=0)
     max_pages: int = Field(default=2000, ge=1)
+    fetch_allow_hosts: str = ""
+    fetch_timeout: float = Field(default=30.0, gt=0, le=600)
     engine: Literal["tesseract", "docai"] = "tesseract"
     tesseract_url: str | None = None
     tesseract_audience: str | None = None
@@ -106,6 +111,17 @@ class Settings(BaseSettings):
 
             configured_user(value)  # a malformed PAGESAGE_USER fails at start, not on the first edit
         return value
+
+    @field_validator("fetch_allow_hosts")
+    @classmethod
+    def _allow_list_parses(cls, value: str) -> str:
+        AllowList.parse(value)  # a malformed entry fails at start, not on the first fetch
+        return value
+
+    @property
+    def fetch_allow(self) -> AllowList:
+        """`fetch_allow_hosts` as the fetch policy's allow-list."""
+        return AllowList.parse(self.fetch_allow_hosts)
 
     @property
     def max_page_pixels(self) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from pagesage.services.provenance_io import FullPageResult, IngestBody
+from pagesage.services.provenance_io import FullPageResult, IngestBody, RemoteSourceIn
 from pagesage.book.domain.cost_log import CostLogEntry
 from pagesage.book.domain.export_config import ExportConfiguration
 from pagesage.book.domain.model import BoundingBox, ImageMetadata, PageAnnotations, Project, VersionHistoryEntry
@@ -46,6 +46,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "page": Page,
     "page-result-full": FullPageResult,
     "ingest-request": IngestBody,
+    "remote-source-request": RemoteSourceIn,
     "review": Review,
     "link": Link,
     # the book layer's records

@@ -8,6 +8,7 @@ import an adapter. Every method may be called from several threads at once.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Callable, Literal, Protocol, Sequence
@@ -34,11 +35,15 @@ class Store(Protocol):
     def get_job(self, job_id: str) -> Job:
         """The job. Raises `NotFound` when unknown or expired."""
 
-    def update_job(self, job_id: str, mutate: Callable[[Job], None]) -> Job:
+    def update_job(self, job_id: str, mutate: Callable[[Job], None], *, source_doc: SourceDoc | None = None) -> Job:
         """Read, apply `mutate` (which may raise) and write back, atomically; returns the job.
 
         Concurrent updates of one job are serialized; an exception from `mutate` writes nothing.
-        Sets `updated_at` to the store's clock.
+        Sets `updated_at` to the store's clock. `source_doc`, when given, replaces the job's
+        existing source document in the same atomic write (a fetched source's fields).
+
+        Raises:
+            NotFound: no such job. InputError: `source_doc` is not the job's.
         """
 
     def list_stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:
@@ -235,6 +240,45 @@ class TaskQueue(Protocol):
 
     def enqueue(self, task: Task) -> None:
         """Schedule `task`; a task whose name is already waiting is not added twice."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What was fetched: `sha256` (hex) and `size` (bytes) of the body as written, the
+    server's `etag` and `content_type` when it sent them, the `url` of the last hop,
+    `fetched_at` (UTC, when the answer began), and the store's `generation` of the object (an
+    S3 version id, a Cloud Storage generation) where it keeps one."""
+
+    sha256: str
+    size: int
+    etag: str | None
+    content_type: str | None
+    url: str
+    fetched_at: datetime
+    generation: str | None = None
+
+class SourceFetcher(Protocol):
+    """Reads remote sources: `s3://bucket/key` (the operator's S3 credentials and endpoint),
+    `gs://bucket/object` (Cloud Storage) and `https://` URLs under the fetch policy
+    (`domain.fetch_policy`, docs/security.md). Never credentials or endpoints from a request."""
+
+    def check(self, uri: str) -> None:
+        """Refuse, before anything is fetched, a URI no fetch may follow: another scheme, a
+        malformed bucket URI, or a URL the fetch policy refuses (resolving its host).
+
+        Raises:
+            UrlNotAllowed: the URL or an address its host resolves to is refused.
+            InputError: not a bucket URI or URL this fetcher reads.
+            FetchFailed: the host name cannot be resolved now (`retryable`).
+        """
+
+    def fetch(self, uri: str, dest: BinaryIO, *, max_bytes: int) -> Fetched:
+        """Write the source's bytes into `dest`, at most `max_bytes`.
+
+        Raises:
+            UrlNotAllowed, FileTooLarge, SourceNotFound, SourceForbidden, FetchFailed (see the
+            adapters `https_source`, `s3_source`, `gcs_source`).
+        """
 
 
 class EngineOutput(BaseModel):

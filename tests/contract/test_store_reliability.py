@@ -11,10 +11,10 @@ import pytest
 from factories import make_job
 
 from pagesage.adapters.firestore_store import FirestoreStore
-from pagesage.domain.jobs import utcnow
+from pagesage.domain.jobs import DocumentUpload, FileFormat, Job, utcnow
 from pagesage.domain.pages import EngineConfig, Page, PageResult, PageStatus, Run
 from pagesage.domain.provenance import Review, ReviewStatus, SourceDoc, SourceKind
-from pagesage.errors import InvalidTransition, NotFound, ValidationFailed
+from pagesage.errors import InputError, InvalidTransition, NotFound, ValidationFailed
 
 
 def doc(**fields) -> SourceDoc:
@@ -41,6 +41,42 @@ def test_a_job_and_its_source_doc_are_created_together_or_not_at_all(store):
         store.create_job(other, clash)
     with pytest.raises(NotFound):
         store.get_job(other.job_id)
+
+
+def remote_job() -> tuple[Job, SourceDoc]:
+    job = Job(source_uri="s3://scans/books/raghuvamsa.pdf", languages="san")
+    return job, doc(kind=SourceKind.REMOTE_URL, uri=job.source_uri, source_doc_id=job.source_doc_id, job_id=job.job_id)
+
+
+def fetched_upload(job: Job) -> DocumentUpload:
+    return DocumentUpload(file_name="raghuvamsa.pdf", file_format=FileFormat.PDF, file_size=1234, content_type="application/pdf",
+                          sha256="a" * 64, original_key=f"originals/{job.job_id}/original.pdf")
+
+
+def test_a_fetched_source_is_written_on_its_job_and_source_doc_together(store):
+    job, source = remote_job()
+    store.create_job(job, source)
+    assert store.get_job(job.job_id).upload is None and store.get_job(job.job_id).file_name == "raghuvamsa.pdf"
+    upload = fetched_upload(job)
+    fetched = source.model_copy(update={"sha256": "a" * 64, "file_size": 1234, "etag": '"e1"', "generation": "7",
+                                        "fetched_at": utcnow()})
+    store.update_job(job.job_id, lambda j: j.receive(upload), source_doc=fetched)
+    assert store.get_job(job.job_id).upload == upload
+    assert store.get_source_doc(source.source_doc_id) == fetched
+
+    with pytest.raises(InvalidTransition):  # received already: neither record changes
+        store.update_job(job.job_id, lambda j: j.receive(upload), source_doc=fetched.model_copy(update={"etag": '"e2"'}))
+    assert store.get_source_doc(source.source_doc_id).etag == '"e1"'
+
+
+def test_a_source_doc_of_another_job_is_not_written_with_a_job(store):
+    job, source = remote_job()
+    other, other_source = remote_job()
+    store.create_job(job, source)
+    store.create_job(other, other_source)
+    with pytest.raises(InputError):
+        store.update_job(job.job_id, lambda j: j.receive(fetched_upload(j)), source_doc=other_source.model_copy(update={"etag": "x"}))
+    assert store.get_job(job.job_id).upload is None and store.get_source_doc(other_source.source_doc_id).etag is None
 
 
 @pytest.mark.parametrize("count", [3, 620], ids=["one-commit", "more-than-one-commit"])

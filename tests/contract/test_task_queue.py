@@ -504,7 +504,7 @@ def test_contract_every_task_is_delivered_at_least_once_with_its_fields(make_que
 def test_contract_a_failed_delivery_is_delivered_again(make_queue):
     delivered = Recorder()
 
-    def handler(task: Task) -> None:
+    def handler(task: Task, last_attempt: bool = False) -> None:
         delivered.add(task)
         if len(delivered) < 3:
             raise TransientError("store unavailable")

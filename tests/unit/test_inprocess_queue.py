@@ -38,7 +38,7 @@ def test_waiting_tasks_run_in_descending_priority(queues):
     started = threading.Event()
     ran: list[str] = []
 
-    def handler(task: Task) -> None:
+    def handler(task: Task, last_attempt: bool = False) -> None:
         if task.page_no == 0:
             started.set()
             assert gate.wait(WAIT)
@@ -60,7 +60,7 @@ def test_equal_priorities_run_in_enqueue_order(queues):
     started = threading.Event()
     ran: list[int] = []
 
-    def handler(task: Task) -> None:
+    def handler(task: Task, last_attempt: bool = False) -> None:
         if task.kind == "prepare":
             started.set()
             assert gate.wait(WAIT)
@@ -83,7 +83,7 @@ def test_same_name_enqueued_twice_while_waiting_runs_once(queues):
     ran: list[str] = []
     lock = threading.Lock()
 
-    def handler(task: Task) -> None:
+    def handler(task: Task, last_attempt: bool = False) -> None:
         if task.page_no == 0:
             started.set()
             assert gate.wait(WAIT)
@@ -103,7 +103,7 @@ def test_same_name_enqueued_twice_while_waiting_runs_once(queues):
 
 def test_a_task_can_run_again_after_it_finished(queues):
     ran: list[str] = []
-    q = queues(lambda task: ran.append(task.name), workers=1)
+    q = queues(lambda task, last_attempt: ran.append(task.name), workers=1)
     q.enqueue(page(1))
     assert q.join(WAIT)
     q.enqueue(page(1))
@@ -114,7 +114,7 @@ def test_a_task_can_run_again_after_it_finished(queues):
 def test_retryable_errors_are_retried_up_to_max_attempts(queues):
     calls: list[float] = []
 
-    def handler(task: Task) -> None:
+    def handler(task: Task, last_attempt: bool = False) -> None:
         calls.append(time.monotonic())
         raise TransientError("store unavailable")
 
@@ -127,10 +127,23 @@ def test_retryable_errors_are_retried_up_to_max_attempts(queues):
     assert gaps[0] >= 0.009 and gaps[1] >= 0.019 and gaps[2] >= 0.039
 
 
+def test_the_handler_is_told_which_delivery_is_the_last(queues):
+    told: list[bool] = []
+
+    def handler(task: Task, last_attempt: bool = False) -> None:
+        told.append(last_attempt)
+        raise TransientError("store unavailable")
+
+    q = queues(handler, workers=1, max_attempts=3, backoff=0.01)
+    q.enqueue(page(1))
+    assert q.join(WAIT)
+    assert told == [False, False, True]
+
+
 def test_retry_stops_once_the_handler_succeeds(queues):
     calls: list[int] = []
 
-    def handler(task: Task) -> None:
+    def handler(task: Task, last_attempt: bool = False) -> None:
         calls.append(task.page_no)
         if len(calls) < 2:
             raise TransientError("flaky")
@@ -147,7 +160,7 @@ def test_exception_with_retryable_attribute_is_retried(queues):
 
     calls: list[int] = []
 
-    def handler(task: Task) -> None:
+    def handler(task: Task, last_attempt: bool = False) -> None:
         calls.append(1)
         raise Flaky("x")
 
@@ -169,7 +182,7 @@ def test_exception_with_retryable_attribute_is_retried(queues):
 def test_unexpected_errors_are_retried_and_permanent_ones_are_not(queues, exc, deliveries):
     calls: list[int] = []
 
-    def handler(task: Task) -> None:
+    def handler(task: Task, last_attempt: bool = False) -> None:
         calls.append(1)
         raise exc
 
@@ -183,7 +196,7 @@ def test_unexpected_errors_are_retried_and_permanent_ones_are_not(queues, exc, d
 def test_worker_survives_a_failing_task(queues):
     ran: list[int] = []
 
-    def handler(task: Task) -> None:
+    def handler(task: Task, last_attempt: bool = False) -> None:
         if task.page_no == 1:
             raise RuntimeError("boom")
         ran.append(task.page_no)
@@ -198,7 +211,7 @@ def test_worker_survives_a_failing_task(queues):
 
 def test_join_returns_true_when_idle_and_false_on_timeout(queues):
     gate = threading.Event()
-    q = queues(lambda task: gate.wait(WAIT), workers=2)
+    q = queues(lambda task, last_attempt: gate.wait(WAIT), workers=2)
     assert q.join(0.5) is True
     q.enqueue(page(1))
     assert q.join(0.05) is False
@@ -208,7 +221,7 @@ def test_join_returns_true_when_idle_and_false_on_timeout(queues):
 
 def test_two_workers_run_tasks_in_parallel(queues):
     barrier = threading.Barrier(2, timeout=WAIT)
-    q = queues(lambda task: barrier.wait(), workers=2)
+    q = queues(lambda task, last_attempt: barrier.wait(), workers=2)
     q.enqueue(page(1))
     q.enqueue(page(2))
     assert q.join(WAIT)
@@ -217,7 +230,7 @@ def test_two_workers_run_tasks_in_parallel(queues):
 
 def test_close_stops_the_threads_after_queued_tasks():
     ran: list[int] = []
-    q = InProcessQueue(lambda task: ran.append(task.page_no), workers=3)
+    q = InProcessQueue(lambda task, last_attempt: ran.append(task.page_no), workers=3)
     mine = [t for t in q._threads]
     assert len(mine) == 3
     assert all(t.is_alive() for t in mine)
@@ -235,7 +248,7 @@ def test_jobs_take_turns_and_prepare_tasks_go_first(queues):
     started = threading.Event()
     ran: list[str] = []
 
-    def handler(task: Task) -> None:
+    def handler(task: Task, last_attempt: bool = False) -> None:
         if task.job_id == "hold":
             started.set()
             assert gate.wait(WAIT)

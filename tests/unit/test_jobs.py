@@ -287,3 +287,31 @@ def test_ids_never_start_with_a_dash_so_a_command_line_cannot_read_them_as_optio
     assert {len(random_id(32)), len(new_id())} == {43, 22}
     derived = [drop_job_id(DroppedObject(bucket="b", name=f"incoming/{i}.pdf", generation="1", size=1)) for i in range(2000)]
     assert not any(value.startswith("-") for value in derived) and all(is_job_id(value) for value in derived)
+
+
+def test_a_remote_job_has_a_name_from_its_uri_until_it_receives_its_original():
+    from pagesage.domain.jobs import DocumentUpload, FileFormat
+
+    job = Job(source_uri="https://example.org/scans/Rgveda%20vol%201.pdf?x=1", languages="san")
+    assert job.upload is None and job.file_name == "Rgveda vol 1.pdf"
+    assert Job(source_uri="https://example.org/").file_name == "example.org"
+    with pytest.raises(InvalidTransition):
+        job.original
+    upload = DocumentUpload(file_name="Rgveda vol 1.pdf", file_format=FileFormat.PDF, file_size=10, content_type="application/pdf",
+                            sha256="a" * 64, original_key=f"originals/{job.job_id}/original.pdf")
+    job.receive(upload)
+    assert job.original is upload
+    with pytest.raises(InvalidTransition):
+        job.receive(upload)
+    with pytest.raises(ValueError):
+        Job()  # neither an upload nor a source
+
+
+def test_a_failed_remote_job_cannot_receive_its_original():
+    from pagesage.domain.jobs import DocumentUpload, FileFormat
+
+    job = Job(source_uri="s3://scans/a.pdf")
+    job.fail(JobErrorCode.NOT_FOUND, "s3://scans/a.pdf does not exist")
+    with pytest.raises(InvalidTransition):
+        job.receive(DocumentUpload(file_name="a.pdf", file_format=FileFormat.PDF, file_size=1, content_type="application/pdf",
+                                   sha256="a" * 64, original_key="originals/x/original.pdf"))

@@ -68,7 +68,7 @@ from pagesage.adapters.records import checked_dict
 from pagesage.adapters.token_chunks import token_chunks, tokens_of_chunk
 from pagesage.domain.jobs import RESULT_TTL, Job, utcnow
 from pagesage.domain.pages import CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query, new_id
-from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest, check_review_target
+from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest, check_own_source_doc, check_review_target
 from pagesage.errors import InputError, InvalidTransition, NotFound
 
 REVIEW_BYTES = 1_000_000
@@ -168,7 +168,9 @@ class FirestoreStore:
     def get_job(self, job_id: str) -> Job:
         return Job.model_validate(self._read(self._job_ref(job_id), "job"))
 
-    def update_job(self, job_id: str, mutate: Callable[[Job], None]) -> Job:
+    def update_job(self, job_id: str, mutate: Callable[[Job], None], *, source_doc: SourceDoc | None = None) -> Job:
+        """See `Store.update_job`: the job is written on the condition that it has not changed
+        since it was read, together with `source_doc` in one commit when given."""
         ref = self._job_ref(job_id)
 
         def attempt() -> tuple[Job, bool]:
@@ -177,10 +179,18 @@ class FirestoreStore:
             if data is None:
                 raise NotFound("no such job")
             job = Job.model_validate(data)
+            check_own_source_doc(job, source_doc)
             had_expiry = job.expiration_time is not None
             mutate(job)
             job.updated_at = self._clock()
-            ref.update(_job_doc(job), option=self.client.write_option(last_update_time=snap.update_time))
+            unchanged = self.client.write_option(last_update_time=snap.update_time)
+            if source_doc is None:
+                ref.update(_job_doc(job), option=unchanged)
+            else:
+                batch = self.client.batch()
+                batch.update(ref, _job_doc(job), option=unchanged)
+                batch.set(self._source_doc_ref(source_doc.source_doc_id), self._source_doc_data(source_doc))
+                batch.commit()
             return job, not had_expiry and job.expiration_time is not None
 
         with translated():

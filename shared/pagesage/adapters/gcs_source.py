@@ -15,7 +15,8 @@ from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from pagesage.adapters.gcs_blobs import is_transient, storage_client
-from pagesage.adapters.source_body import CappedWriter, Fetched, bucket_uri, check_size
+from pagesage.adapters.source_body import CappedWriter, bucket_uri, check_size
+from pagesage.ports import Fetched
 from pagesage.errors import FetchFailed, FileTooLarge, SourceForbidden, SourceNotFound
 
 

@@ -19,7 +19,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from pagesage.adapters.source_body import CHUNK, TRANSIENT_STATUSES, CappedWriter, Fetched, check_size
+from pagesage.adapters.source_body import CHUNK, TRANSIENT_STATUSES, CappedWriter, check_size
+from pagesage.ports import Fetched
 from pagesage.domain.fetch_policy import DEFAULT_PORTS, AllowList, FetchTarget, IPAddress, check_addresses, check_url
 from pagesage.errors import FetchFailed, SourceForbidden, SourceNotFound
 

@@ -7,7 +7,9 @@ within a job the larger `priority` first (pages carry their pixel area, so the b
 start first and the pool does not end on one long page). A task whose name is waiting or
 running is not added again. A handler exception whose `retryable` is true is retried up to
 `max_attempts` times with exponential back-off, without holding a worker meanwhile; any other
-exception is logged and dropped: the handler is expected to record permanent failures itself.
+exception is logged and dropped: the handler is expected to record permanent failures itself,
+and is told (`last_attempt=True`) when a delivery is the last, as Cloud Tasks' retry count tells
+the Cloud Function.
 
 The queue keeps nothing on disk: what it held is derived again from the store's jobs and pages
 when the local stack starts (`services.sweeper.recover`).
@@ -28,17 +30,18 @@ log = logging.getLogger(__name__)
 
 
 class InProcessQueue:
-    """`TaskQueue` running `handler(task)` on `workers` daemon threads; `enqueue` keeps the
-    contract documented on `pagesage.ports.TaskQueue`.
+    """`TaskQueue` running `handler(task, last_attempt=...)` on `workers` daemon threads;
+    `enqueue` keeps the contract documented on `pagesage.ports.TaskQueue`.
 
     Args:
-        handler: called once per delivery, in a worker thread.
+        handler: called once per delivery, in a worker thread; `last_attempt` is True on the
+            delivery after which a retryable failure is not retried.
         workers: number of threads (each drives at most one OCR process at a time).
         max_attempts: deliveries of a task whose handler keeps raising.
         backoff: seconds before the first retry; doubles each time.
     """
 
-    def __init__(self, handler: Callable[[Task], None], *, workers: int, max_attempts: int = 3, backoff: float = 0.5) -> None:
+    def __init__(self, handler: Callable[..., None], *, workers: int, max_attempts: int = 3, backoff: float = 0.5) -> None:
         self._handler = handler
         self._max_attempts = max_attempts
         self._backoff = backoff
@@ -130,7 +133,7 @@ class InProcessQueue:
                     return
             task, attempt = item
             try:
-                self._handler(task)
+                self._handler(task, last_attempt=attempt >= self._max_attempts)
             except Exception as exc:  # noqa: BLE001 - a worker thread must survive any task
                 if getattr(exc, "retryable", True) and attempt < self._max_attempts:
                     log.warning("task %s failed (attempt %d), retrying: %s", task.name, attempt, exc)

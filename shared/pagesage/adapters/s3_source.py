@@ -15,7 +15,8 @@ from typing import Any, BinaryIO
 import boto3
 import botocore.exceptions
 
-from pagesage.adapters.source_body import CHUNK, TRANSIENT_STATUSES, CappedWriter, Fetched, bucket_uri, check_size
+from pagesage.adapters.source_body import CHUNK, TRANSIENT_STATUSES, CappedWriter, bucket_uri, check_size
+from pagesage.ports import Fetched
 from pagesage.errors import FetchFailed, SourceForbidden, SourceNotFound
 
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}

@@ -4,34 +4,17 @@ for every source adapter (`https_source`, `s3_source`, `gcs_source`)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import datetime
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from pagesage.errors import FileTooLarge, InputError
+from pagesage.ports import Fetched
 
 CHUNK = 64 * 1024
 """Bytes read and written at a time."""
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 """HTTP statuses after which a later attempt may succeed (RFC 9110 §15.5.9, §15.6; RFC 8470 §5.2
 for 425; RFC 6585 §4 for 429)."""
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """What was fetched: `sha256` (hex) and `size` (bytes) of the body as written, the
-    server's `etag` and `content_type` when it sent them, the `url` of the last hop,
-    `fetched_at` (UTC, when the answer began), and the store's `generation` of the object (an
-    S3 version id, a Cloud Storage generation) where it keeps one."""
-
-    sha256: str
-    size: int
-    etag: str | None
-    content_type: str | None
-    url: str
-    fetched_at: datetime
-    generation: str | None = None
 
 
 class CappedWriter:

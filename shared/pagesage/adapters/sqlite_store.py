@@ -19,7 +19,7 @@ from pagesage.adapters.records import checked_json
 from pagesage.adapters.sqlite_db import SqliteDatabase
 from pagesage.domain.jobs import Job, utcnow
 from pagesage.domain.pages import BBox, CostEntry, Page, PageResult, PageStatus, Run, Token, check_cost_query
-from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest, check_review_target
+from pagesage.domain.provenance import Link, Review, SourceDoc, check_ingest, check_own_source_doc, check_review_target
 from pagesage.errors import InputError, InvalidTransition, NotFound
 
 _SCHEMA = """
@@ -154,14 +154,18 @@ class SqliteStore:
     def get_job(self, job_id: str) -> Job:
         return _live(Job.model_validate_json(self._one("SELECT doc FROM jobs WHERE job_id = ?", (job_id,))))
 
-    def update_job(self, job_id: str, mutate: Callable[[Job], None]) -> Job:
+    def update_job(self, job_id: str, mutate: Callable[[Job], None], *, source_doc: SourceDoc | None = None) -> Job:
         with self._transaction() as db:
             row = db.execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
             if row is None:
                 raise NotFound("no such job")
             job = _live(Job.model_validate_json(row[0]))
+            check_own_source_doc(job, source_doc)
             mutate(job)
             self._write_job(db, job)
+            if source_doc is not None:
+                db.execute("UPDATE source_docs SET doc = ? WHERE source_doc_id = ? AND job_id = ?",
+                           (checked_json(source_doc), source_doc.source_doc_id, job_id))
         return job
 
     def list_stalled_jobs(self, before: datetime, limit: int = 100) -> list[Job]:

@@ -15,6 +15,7 @@ hands each path to the function that owns it (`function_for`).
 from __future__ import annotations
 
 import flask
+from pydantic import JsonValue, RootModel
 
 from pagesage import web
 from pagesage.services import provenance_io as bodies
@@ -22,6 +23,7 @@ from pagesage.api.routing import Route, RouteTable
 from pagesage.domain.provenance import Review, SourceDoc
 from pagesage.errors import InputError
 from pagesage.services import provenance
+from pagesage.services.remote_source import submit_remote
 
 API_ROOT = "/api/v1/ocr"
 """Where the local stack (and a gateway in front of the functions) serves these routes."""
@@ -71,8 +73,15 @@ def _raw(request, services, args):
 
 
 def _register_source_doc(request, services, _):
-    body = web.read_json(request, bodies.SourceDocIn, MAX_JSON_BYTES)
-    return web.json_response(provenance.register_source_doc(body, services.store), 201)
+    parsed = web.read_json(request, RootModel[JsonValue], MAX_JSON_BYTES).root
+    body = web.read_json(request, bodies.SourceDocRequest.request_model(parsed), MAX_JSON_BYTES)
+    if isinstance(body, bodies.SourceDocIn):
+        return web.json_response(provenance.register_source_doc(body, services.store), 201)
+    job = submit_remote(body.uri, languages=body.ocr.lang, title=body.title, metadata=body.metadata,
+                        installed_languages=services.engine.installed_languages(), sources=services.sources,
+                        store=services.store, queue=services.queue)
+    return web.json_response(bodies.RemoteSourceAccepted(job_id=job.job_id, source_doc_id=job.source_doc_id,
+                                                         status=job.status), 202)
 
 
 def _register_run(request, services, _):
@@ -120,8 +129,10 @@ ROUTES: tuple[Route, ...] = (
           response=bodies.SourceDocPage,
           query={"limit": {"description": "1-100, default 20", "type": "integer", "minimum": 1, "maximum": provenance.MAX_PAGE_SIZE},
                  "cursor": {"description": "`next_cursor` of the previous page", "type": "string"}}),
-    Route("POST", "/source_docs", "ingest", _register_source_doc, "Register a source document OCR'd elsewhere",
-          body=bodies.SourceDocIn, response=bodies.SourceDocCreated, status=201),
+    Route("POST", "/source_docs", "ingest", _register_source_doc,
+          "Register a source document OCR'd elsewhere (201), or, with `ocr`, fetch a remote one and OCR it "
+          "(202 with its job: `RemoteSourceAccepted`)",
+          body=bodies.SourceDocRequest, response=bodies.SourceDocCreated, status=201),
     Route("GET", "/source_docs/<source_doc_id>", "provenance", _get_source_doc, "One source document", response=SourceDoc),
     Route("GET", "/source_docs/<source_doc_id>/pages", "provenance", _list_pages, "A source document's pages",
           response=bodies.PageList),

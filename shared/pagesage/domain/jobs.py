@@ -14,7 +14,9 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
-from pydantic import Field
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, model_validator
 
 from pagesage.domain.limits import BoundedModel
 from pagesage.errors import InvalidTransition
@@ -60,7 +62,9 @@ class JobStatus(str, Enum):
 
 class JobErrorCode(str, Enum):
     """Why a job or page failed (seed §2 `ErrorCode`; `file_too_large` and `empty_file` are
-    the upload's 413/400 codes, for documents that arrive by a bucket drop instead)."""
+    the upload's 413/400 codes, for documents that arrive by a bucket drop or a fetch instead;
+    `fetch_failed`, `not_found`, `forbidden` and `url_not_allowed` are a remote source's, see
+    docs/remote-sources.md)."""
 
     INVALID_FORMAT = "invalid_format"
     FILE_TOO_LARGE = "file_too_large"
@@ -71,6 +75,10 @@ class JobErrorCode(str, Enum):
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"
     INTERNAL_ERROR = "internal_error"
+    FETCH_FAILED = "fetch_failed"
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    URL_NOT_ALLOWED = "url_not_allowed"
 
 
 class FileFormat(str, Enum):
@@ -104,7 +112,16 @@ class DocumentUpload(BoundedModel):
 class Job(BoundedModel):
     """One OCR job. Mutate only through the transition methods.
 
+    A job is made either from an upload (or a bucket drop), with `upload` set, or from a remote
+    source, with `source_uri` set and `upload` filled in by `receive` once the worker has fetched
+    and checked the bytes.
+
     Attributes:
+        upload: what was received and where the original is stored; None until a remote
+            source is fetched.
+        source_uri: the remote source (`s3://`, `gs://`, `https://`, a IIIF manifest URL) the
+            job fetches; None for an upload.
+        submitted_at: when the job was created, aware UTC.
         source_doc_id: the SourceDoc (the data view of the same document, its pages, runs and
             results) this job creates; 22 URL-safe characters.
         languages: the requested Tesseract language spec (`auto`, `eng`, `san+eng`, ...).
@@ -119,7 +136,9 @@ class Job(BoundedModel):
     job_id: str = Field(default_factory=new_job_id)
     source_doc_id: str = Field(default_factory=lambda: random_id(16))
     status: JobStatus = JobStatus.PENDING
-    upload: DocumentUpload
+    upload: DocumentUpload | None = None
+    source_uri: str | None = Field(default=None, max_length=2048)
+    submitted_at: datetime = Field(default_factory=utcnow)
     languages: str = "auto"
     page_count: int | None = None
     pages_done: int = 0
@@ -131,6 +150,42 @@ class Job(BoundedModel):
     error_message: str | None = Field(default=None, max_length=500)
     updated_at: datetime | None = None
     requeues: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> "Job":
+        if self.upload is None and self.source_uri is None:
+            raise ValueError("a job needs an upload or a source_uri")
+        return self
+
+    @property
+    def file_name(self) -> str:
+        """The document's display name: the upload's file name, else the last segment of the
+        remote source's path (`scan.pdf` of `s3://b/books/scan.pdf`), else its host."""
+        if self.upload is not None:
+            return self.upload.file_name
+        parts = urlsplit(self.source_uri or "")
+        return unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])[:255] or parts.netloc[:255] or "source"
+
+    @property
+    def original(self) -> DocumentUpload:
+        """The stored original a worker reads.
+
+        Raises:
+            InvalidTransition: a remote source not fetched yet.
+        """
+        if self.upload is None:
+            raise InvalidTransition("the job's source has not been fetched yet")
+        return self.upload
+
+    def receive(self, upload: DocumentUpload) -> None:
+        """Record the fetched and stored original of a pending remote job.
+
+        Raises:
+            InvalidTransition: the job is not pending, or already has its original.
+        """
+        if self.status is not JobStatus.PENDING or self.upload is not None:
+            raise InvalidTransition(f"a {self.status.value} job with its original cannot receive another")
+        self.upload = upload
 
     @property
     def finished(self) -> bool:

@@ -18,7 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainValidator, WithJsonSchema, field_validator
 
-from pagesage.domain.jobs import utcnow
+from pagesage.domain.fetch_policy import MAX_URL_LENGTH
+from pagesage.domain.jobs import Job, utcnow
 from pagesage.domain.limits import MAX_EXACT_INTEGER, BoundedModel, LineText, Metadata, MultilineText, Ordinal, checked_text
 from pagesage.domain.pages import Token, new_id
 from pagesage.errors import InputError, InvalidTransition
@@ -67,8 +68,14 @@ class SourceDoc(BoundedModel):
         title: display title (an upload's file name unless given).
         uri: where a remote source lives (`gs://`, `s3://`, `https://`); None for uploads.
         original_key: blob-store key of the stored original (uploads).
-        sha256: hex SHA-256 of the source file, when known.
-        job_id: the upload job that created it; None for a registered document.
+        sha256: hex SHA-256 of the source file, when known (a remote source: of the bytes
+            fetched).
+        file_size: bytes of the source file (a remote source: as fetched).
+        etag, generation: a remote source's ETag and its store's version of the object (an
+            S3 version id, a Cloud Storage generation), as they were when it was fetched.
+        fetched_at: when a remote source's bytes were fetched, aware UTC.
+        job_id: the job that created it (an upload, a bucket drop or a fetch); None for a
+            registered document.
         metadata: free key/value pairs: at most 50 keys of 1-100 characters, 64 KiB of JSON
             in all, each value text, a boolean, a finite number or null (`domain.limits`).
     """
@@ -76,12 +83,15 @@ class SourceDoc(BoundedModel):
     source_doc_id: str = Field(default_factory=new_id)
     kind: SourceKind
     title: LineText = Field(min_length=1, max_length=500)
-    uri: str | None = Field(default=None, max_length=2000)
+    uri: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
     original_key: str | None = None
     file_name: LineText | None = Field(default=None, max_length=255)
     content_type: str | None = None
     file_size: int | None = Field(default=None, ge=0, le=MAX_EXACT_INTEGER)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    etag: str | None = Field(default=None, max_length=1024)
+    generation: str | None = Field(default=None, max_length=1024)
+    fetched_at: datetime | None = None
     job_id: str | None = None
     metadata: Metadata = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
@@ -187,3 +197,10 @@ def check_review_target(review: Review, page_result_id: str) -> None:
     """Refuse a review written to a page result it does not name. Raises `InputError`."""
     if review.page_result_id != page_result_id:
         raise InputError("review.page_result_id is not the page result it is written to")
+
+
+def check_own_source_doc(job: Job, doc: SourceDoc | None) -> None:
+    """Refuse to write, with `job`, a source document that is not the one the job made (its
+    `source_doc_id` and `job_id` both match). Raises `InputError`."""
+    if doc is not None and (doc.source_doc_id != job.source_doc_id or doc.job_id != job.job_id):
+        raise InputError("the source document is not the job's own")

@@ -60,7 +60,7 @@ def render_hocr(doc: DocumentView) -> bytes:
     """
     langs = _languages(doc)
     doc_lang = langs[0] if len(langs) == 1 else ("mul" if langs else "und")
-    return document(title=doc.job.upload.file_name, system=_system(doc), capabilities=CAPABILITIES,
+    return document(title=doc.job.file_name, system=_system(doc), capabilities=CAPABILITIES,
                     pages=[_page(view) for view in doc.pages], langs=langs, scripts=_scripts(doc), lang=doc_lang)
 
 

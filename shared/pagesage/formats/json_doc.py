@@ -106,7 +106,7 @@ def document_json(doc: DocumentView) -> DocumentJson:
     run = doc.run
     return DocumentJson(
         job_id=doc.job.job_id,
-        file_name=doc.job.upload.file_name,
+        file_name=doc.job.file_name,
         status=doc.job.status,
         page_count=len(doc.pages),
         word_count=len(confidences),

@@ -202,7 +202,7 @@ def _file_names(groups: dict[str, list[CostEntry]], group_by: GroupBy, store: St
             break
         tried.add(entry.job_id)
         try:
-            names[key] = store.get_job(entry.job_id).upload.file_name
+            names[key] = store.get_job(entry.job_id).file_name
         except NotFound:
             continue
     return names

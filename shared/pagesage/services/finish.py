@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from pagesage.domain.jobs import JobErrorCode, JobStatus, utcnow
+from pagesage.domain.jobs import Job, JobErrorCode, JobStatus, utcnow
 from pagesage.domain.pages import PageStatus, Run
 from pagesage.errors import InvalidTransition
 from pagesage.formats.document import DocumentView, PageView
@@ -20,6 +20,16 @@ from pagesage.formats.json_doc import render_json
 from pagesage.formats.markdown import render_markdown
 from pagesage.formats.text import render_text
 from pagesage.ports import BlobStore, Store
+
+def fail_unless_finished(store: Store, job_id: str, code: JobErrorCode, message: str) -> None:
+    """Fail the job with `code` and `message` (cut to 500 characters), unless it has finished
+    already (a concurrent delivery completed or failed it)."""
+    def fail(job: Job) -> None:
+        if not job.finished:
+            job.fail(code, message)
+
+    store.update_job(job_id, fail)
+
 
 RESULT_FORMATS = {
     "hocr": ("document.hocr", "text/html; charset=utf-8", render_hocr),

@@ -34,17 +34,17 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
         CorruptedFile, EncryptedFile, MemoryLimit: the page cannot be decoded (`imaging`).
         EngineError: the engine failed or timed out.
     """
-    with blobs.local_path(job.upload.original_key) as original, \
+    with blobs.local_path(job.original.original_key) as original, \
             tempfile.TemporaryDirectory(prefix="pagesage-page-", dir=settings.work_dir) as tmp:
         context = read_page(PageContext(
-            source=Path(original), file_format=job.upload.file_format, page_no=page.page_no,
+            source=Path(original), file_format=job.original.file_format, page_no=page.page_no,
             page_count=job.page_count, languages=job.languages, settings=settings, work=Path(tmp),
         ), engine)
         started = time.perf_counter()
         image_key, image_sha256 = _store_image(context, job, page, blobs)
         raw_key = _keep_raw(context.output, job, page, blobs)
         stored = StageRecord(stage="store", seconds=round(time.perf_counter() - started, 4),
-                             applied=["page-image"] if image_key != job.upload.original_key else [],
+                             applied=["page-image"] if image_key != job.original.original_key else [],
                              parameters={"imageKey": image_key})
 
     output = context.output
@@ -82,7 +82,7 @@ def _store_image(context: PageContext, job: Job, page: Page, blobs: BlobStore) -
     """Key and SHA-256 of the page image the engine read: the upload itself, or the PNG the
     stages wrote, stored under `pages/<job_id>/<page_no>.png`."""
     if context.reads_original:
-        return job.upload.original_key, job.upload.sha256
+        return job.original.original_key, job.original.sha256
     key = f"pages/{job.job_id}/{page.page_no:05d}.png"
     blobs.put_file(key, context.engine_input, "image/png")
     with open(context.engine_input, "rb") as stored:
@@ -111,7 +111,7 @@ def _log_cost(store: Store, job: Job, page: Page, engine: OcrEngine, operation: 
                        usd_per_vcpu_second=settings.tesseract_usd_per_vcpu_second)
     store.add_cost(CostEntry(
         cost_id=f"{job.job_id}:p{page.page_no}:{operation}",
-        job_id=job.job_id, document_sha256=job.upload.sha256, page_no=page.page_no, engine=engine.name,
+        job_id=job.job_id, document_sha256=job.original.sha256, page_no=page.page_no, engine=engine.name,
         operation=operation, provider=quote.provider, service=quote.service, units=quote.units, unit=quote.unit,
         unit_cost_usd=quote.unit_cost_usd, total_usd=quote.total_usd, price_version=quote.price_version,
         request_id=request_id, response_ms=int(seconds * 1000),

@@ -10,9 +10,12 @@ confidences, dots per inch for DPI.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from pagesage.domain.fetch_policy import MAX_URL_LENGTH
+from pagesage.domain.jobs import JobStatus
 
 from pagesage.domain.limits import (
     BoundedModel,
@@ -144,10 +147,39 @@ class SourceDocIn(_Strict):
 
     kind: SourceKind
     title: LineText = Field(min_length=1, max_length=500)
-    uri: str | None = Field(default=None, max_length=2000)
+    uri: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     metadata: Metadata = Field(default_factory=dict)
     pages: list[PageIn] = Field(min_length=1, max_length=10_000)
+
+
+class OcrRequest(_Strict):
+    """`ocr` of POST `source_docs`: OCR the document with the Tesseract language spec `lang`
+    (`auto`, `eng`, `san+eng`, ...; `auto` when absent), as an upload's `lang`."""
+
+    lang: str | None = Field(default=None, max_length=200)
+
+
+class RemoteSourceIn(_Strict):
+    """POST `source_docs` with `ocr`: fetch the document at `uri` (`s3://bucket/key`,
+    `gs://bucket/object`, `https://...`) and OCR it like an upload (docs/remote-sources.md)."""
+
+    kind: Literal["remote_url"]
+    uri: str = Field(min_length=1, max_length=MAX_URL_LENGTH)
+    title: LineText | None = Field(default=None, min_length=1, max_length=500)
+    metadata: Metadata = Field(default_factory=dict)
+    ocr: OcrRequest
+
+
+class SourceDocRequest(RootModel[Union[RemoteSourceIn, SourceDocIn]]):
+    """POST `source_docs`: with `ocr`, a remote source to fetch and OCR (`RemoteSourceIn`);
+    without, a document OCR'd elsewhere to register (`SourceDocIn`). `request_model` says
+    which a parsed body is."""
+
+    @staticmethod
+    def request_model(body: object) -> type[RemoteSourceIn] | type[SourceDocIn]:
+        """`RemoteSourceIn` for a JSON object with an `ocr` member, else `SourceDocIn`."""
+        return RemoteSourceIn if isinstance(body, dict) and "ocr" in body else SourceDocIn
 
 
 class RunIn(_Strict):
@@ -176,6 +208,16 @@ class SourceDocCreated(BaseModel):
 
     source_doc: SourceDoc
     pages: list[Page]
+
+
+class RemoteSourceAccepted(BaseModel):
+    """POST `source_docs` with `ocr` (202): the job that fetches and OCRs the document; follow
+    it at `/status/<job_id>`, its document at `source_docs/<source_doc_id>`."""
+
+    job_id: str
+    source_doc_id: str
+    status: JobStatus
+    message: str = "Fetch and OCR queued"
 
 
 class PageList(BaseModel):

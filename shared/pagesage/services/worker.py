@@ -1,6 +1,7 @@
 """Use cases of the OCR worker: prepare a job, OCR one page, finish the job.
 
-Task flow: `prepare` opens the stored original, counts its pages, records the run and the page
+Task flow: `prepare` fetches a remote job's source first (`services.remote_source`), then opens
+the stored original, counts its pages, records the run and the page
 records, moves the job to processing and queues one `ocr_page` task per page, largest first.
 Each `ocr_page` claims its page (a lease with an expiry, so a task delivered twice does not run
 the engine twice, and a worker that died does not hold the page for good), renders it, runs the
@@ -24,9 +25,10 @@ from pagesage.domain.jobs import Job, JobErrorCode, JobStatus, random_id, utcnow
 from pagesage.domain.pages import EngineConfig, Page, PageStatus, Run, page_id
 from pagesage.errors import DocumentError, NotFound, PageSageError, TransientError
 from pagesage.imaging import page_sizes
-from pagesage.ports import BlobStore, OcrEngine, Store, Task, TaskQueue
-from pagesage.services.finish import finish_job
+from pagesage.ports import BlobStore, OcrEngine, SourceFetcher, Store, Task, TaskQueue
+from pagesage.services.finish import fail_unless_finished, finish_job
 from pagesage.services.ocr_page import ocr_page
+from pagesage.services.remote_source import receive_remote
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,9 @@ class PageBusy(TransientError):
 
 @dataclass(frozen=True)
 class WorkerPorts:
-    """What the worker needs: the store, blobs, queue, engine, settings and the clock (aware
-    UTC now) leases are counted on."""
+    """What the worker needs: the store, blobs, queue, engine, settings, the clock (aware UTC
+    now) leases are counted on, and the fetcher of remote sources (None: this worker reads
+    only uploads, and a remote job fails with `fetch_failed`)."""
 
     store: Store
     blobs: BlobStore
@@ -53,6 +56,7 @@ class WorkerPorts:
     engine: OcrEngine
     settings: Settings
     clock: Callable[[], datetime] = utcnow
+    sources: SourceFetcher | None = None
 
 
 def handle_task(task: Task, ports: WorkerPorts, *, last_attempt: bool = False) -> None:
@@ -67,12 +71,12 @@ def handle_task(task: Task, ports: WorkerPorts, *, last_attempt: bool = False) -
     try:
         if task.kind == "prepare":
             try:
-                prepare_job(task.job_id, ports)
+                prepare_job(task.job_id, ports, last_attempt=last_attempt)
             except PageSageError as exc:
                 if not (exc.retryable and last_attempt):
                     raise
                 log.warning("task %s failed on its last attempt: %s", task.name, exc.detail)
-                _fail_unless_finished(ports.store, task.job_id, JobErrorCode.INTERNAL_ERROR,
+                fail_unless_finished(ports.store, task.job_id, JobErrorCode.INTERNAL_ERROR,
                                       "the document could not be opened: the service was unavailable")
         else:
             run_page(task.job_id, task.page_no or 0, ports, last_attempt=last_attempt)
@@ -80,10 +84,12 @@ def handle_task(task: Task, ports: WorkerPorts, *, last_attempt: bool = False) -
         log.info("task %s: job gone, dropped", task.name)
 
 
-def prepare_job(job_id: str, ports: WorkerPorts) -> None:
-    """Open the job's document, record its run and pages, start the job and fan out pages.
+def prepare_job(job_id: str, ports: WorkerPorts, *, last_attempt: bool = False) -> None:
+    """Fetch a remote job's source (`receive_remote`), open the job's document, record its run
+    and pages, start the job and fan out pages.
 
-    A document that cannot be opened (`corrupted_file`, `encrypted_file`), has a page over the
+    A source that cannot be fetched fails the job with its code (a transient failure is raised,
+    for the queue to retry, until the `last_attempt`). A document that cannot be opened (`corrupted_file`, `encrypted_file`), has a page over the
     worker's pixel limit (`memory_limit`) or more than `settings.max_pages` pages
     (`invalid_format`) fails the job instead of raising.
     """
@@ -94,11 +100,20 @@ def prepare_job(job_id: str, ports: WorkerPorts) -> None:
         return
     if job.status is not JobStatus.PENDING:
         return
+    if job.upload is None:
+        if ports.sources is None:
+            fail_unless_finished(store, job_id, JobErrorCode.FETCH_FAILED, "this worker does not fetch remote sources")
+            return
+        received = receive_remote(job, store=store, blobs=ports.blobs, sources=ports.sources, settings=settings,
+                                  last_attempt=last_attempt)
+        if received is None or received.status is not JobStatus.PENDING:
+            return
+        job = received
     try:
-        with ports.blobs.local_path(job.upload.original_key) as path:
-            sizes = page_sizes(path, job.upload.file_format, dpi=settings.dpi, max_pixels=settings.max_page_pixels)
+        with ports.blobs.local_path(job.original.original_key) as path:
+            sizes = page_sizes(path, job.original.file_format, dpi=settings.dpi, max_pixels=settings.max_page_pixels)
     except DocumentError as exc:
-        _fail_unless_finished(store, job_id, JobErrorCode(exc.error_code), exc.detail)
+        fail_unless_finished(store, job_id, JobErrorCode(exc.error_code), exc.detail)
         return
     if len(sizes) > settings.max_pages:
         message = f"document has {len(sizes)} pages; the limit is {settings.max_pages}"
@@ -159,14 +174,6 @@ def _attempt_page(job: Job, page: Page, ports: WorkerPorts, last_attempt: bool) 
         log.exception("page %d of job %s failed", page.page_no, job.job_id)
         failure = PageSageError(f"internal error: {type(exc).__name__}")
     return page.model_copy(update={"status": PageStatus.FAILED, "error_code": failure.error_code, "error_message": failure.detail[:500]})
-
-
-def _fail_unless_finished(store: Store, job_id: str, code: JobErrorCode, message: str) -> None:
-    def fail(job: Job) -> None:
-        if not job.finished:
-            job.fail(code, message)
-
-    store.update_job(job_id, fail)
 
 
 def _all_pages_counted(job: Job) -> bool:
