@@ -26,7 +26,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image, UnidentifiedImageError
 
 from pagesage.domain.jobs import FileFormat
-from pagesage.errors import CorruptedFile, EncryptedFile, InputError, MemoryLimit
+from pagesage.errors import CorruptedFile, EncryptedFile, InputError, MemoryLimit, UnsupportedFormat
 
 log = logging.getLogger(__name__)
 
@@ -287,3 +287,34 @@ def _open_image(path: Path) -> Image.Image:
         except UnidentifiedImageError as exc:
             log.info("cannot identify %s: %r", path, exc)
             raise CorruptedFile("the image cannot be decoded: it is damaged or not the format its first bytes claim") from exc
+
+
+def images_to_pdf(images: list[Path], dest: Path, *, dpi: int, max_pixels: int) -> list[tuple[int, int]]:
+    """Write the JPEG or PNG `images` as the pages of one PDF at `dest`, in order, each page
+    sized so that rendering it at `dpi` gives back the image's own pixels. JPEG bytes are
+    embedded as they are (DCTDecode, no re-encoding), PNG losslessly (img2pdf).
+
+    Returns:
+        Each image's (width, height) in pixels.
+
+    Raises:
+        UnsupportedFormat: an image that is not JPEG or PNG. MemoryLimit: one over
+            `max_pixels`. CorruptedFile: one that cannot be decoded, or has an alpha channel.
+    """
+    import img2pdf
+
+    sizes = []
+    for n, path in enumerate(images, start=1):
+        if format_of_file(path) not in (FileFormat.JPEG, FileFormat.PNG):
+            raise UnsupportedFormat(f"image {n} is not JPEG or PNG")
+        with _open_image(path) as im:
+            _check_pixels(im, n, max_pixels)
+            sizes.append(im.size)
+    try:
+        with dest.open("wb") as out:
+            img2pdf.convert([str(p) for p in images], layout_fun=img2pdf.get_fixed_dpi_layout_fun((dpi, dpi)),
+                            outputstream=out, rotation=img2pdf.Rotation.ifvalid)
+    except (img2pdf.ImageOpenError, img2pdf.AlphaChannelError, OSError, ValueError) as exc:
+        log.info("cannot assemble %d images into a PDF: %r", len(images), exc)
+        raise CorruptedFile("an image cannot be read: it is damaged, or has an alpha channel") from exc
+    return sizes

@@ -153,6 +153,16 @@ class QualityMetrics(BoundedModel):
                                        "defects": engine.defects, "source": f"{self.source}+{engine.source}"})
 
 
+class CanvasRef(BoundedModel):
+    """The IIIF canvas a page was read from (docs/remote-sources.md): its `id`, and its size in
+    canvas units, so that a viewer can place page boxes on it (scale x by `width` / the
+    page's `width` in pixels, y likewise)."""
+
+    id: str = Field(min_length=1, max_length=2048)
+    width: PositivePixels | None = None
+    height: PositivePixels | None = None
+
+
 class Page(BoundedModel):
     """One page of a source document: the stable coordinate system of its results ("page 17
     of doc X", provenance seed §2), and its progress in the job that OCRs it.
@@ -170,6 +180,8 @@ class Page(BoundedModel):
             document read as uploaded, else a PNG PageSage rendered or turned upright.
         size_hint: pixel area estimated before rendering, used to schedule big pages first.
         quality: the page image's quality, when the engine measures it (Document AI).
+        label: the page's own name in its source, e.g. a IIIF canvas label (`f. 12r`, `xiv`).
+        canvas: the IIIF canvas the page was read from.
         lease_until, lease_owner: while a worker recognises the page, until when it holds the
             page and who it is (`Store.claim_page`): a second delivery of the page's task does
             not run the engine again.
@@ -188,6 +200,8 @@ class Page(BoundedModel):
     error_code: str | None = None
     error_message: str | None = None
     quality: QualityMetrics | None = None
+    label: LineText | None = Field(default=None, max_length=200)
+    canvas: CanvasRef | None = None
     lease_until: datetime | None = None
     lease_owner: str | None = None
 

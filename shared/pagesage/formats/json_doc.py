@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from pagesage.domain.jobs import JobStatus
-from pagesage.domain.pages import EngineConfig, LayoutRegion, OsdResult, PageStatus, QualityMetrics, Token
+from pagesage.domain.pages import CanvasRef, EngineConfig, LayoutRegion, OsdResult, PageStatus, QualityMetrics, Token
 from pagesage.domain.stages import StageRecord
 from pagesage.formats.document import DocumentView, PageView
 
@@ -70,6 +70,9 @@ class PageJson(BaseModel):
     error_code: str | None = Field(description="Why the page failed (e.g. `ocr_engine_error`); null otherwise.")
     error_message: str | None = Field(description="Human-readable failure message; null otherwise.")
     quality: QualityMetrics | None = Field(description="Image quality metrics of the page; null when not measured.")
+    label: str | None = Field(default=None, description="The page's name in its source (a IIIF canvas label); null when it has none.")
+    canvas: CanvasRef | None = Field(default=None, description="The IIIF canvas the page was read from: its id and size in canvas "
+                                     "units; scale boxes by canvas width / page width to draw them on it.")
     result: PageResultJson | None = Field(description="The page result shown; null when the page has none.")
     tokens: list[Token] = Field(
         description="Recognised words in reading order; boxes in page pixels (x, y, w, h), "
@@ -141,6 +144,8 @@ def _page(view: PageView) -> PageJson:
         error_code=page.error_code,
         error_message=page.error_message,
         quality=page.quality,
+        label=page.label,
+        canvas=page.canvas,
         result=None if result is None else PageResultJson(
             page_result_id=result.page_result_id,
             run_id=result.run_id,

@@ -13,6 +13,7 @@ fails the job with its code; a transient one is retried by the queue, and fails 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from pathlib import Path
@@ -23,14 +24,19 @@ from pagesage.config import Settings
 from pagesage.domain.jobs import DocumentUpload, Job, JobErrorCode
 from pagesage.domain.languages import parse_spec
 from pagesage.domain.limits import Metadata
+from pagesage.domain.pages import Page
 from pagesage.domain.provenance import SourceDoc, SourceKind
 from pagesage.errors import EmptyFile, InvalidTransition, PageSageError, UnsupportedFormat, validation_failed
 from pagesage.imaging import format_of_file
 from pagesage.ports import BlobStore, Fetched, SourceFetcher, Store, TaskQueue
 from pagesage.services.finish import fail_unless_finished
+from pagesage.services.iiif_source import ManifestDocument, manifest_of, read_manifest
 from pagesage.services.submit import original_key, queue_job, sanitize_filename
 
 log = logging.getLogger(__name__)
+
+MANIFEST_TYPE = "application/ld+json"
+"""The Content-Type a IIIF manifest's source document records (IIIF Presentation API 3.0 §6.1)."""
 
 
 def submit_remote(uri: str, *, languages: str | None, title: str | None, metadata: Metadata | None,
@@ -79,42 +85,62 @@ def receive_remote(job: Job, *, store: Store, blobs: BlobStore, sources: SourceF
         PageSageError (`retryable`): a transient failure before the `last_attempt`; the queue
             delivers the task again. A store or blob store error.
     """
-    with tempfile.NamedTemporaryFile(prefix="pagesage-fetch-", dir=settings.work_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="pagesage-fetch-", dir=settings.work_dir) as tmp:
+        work = Path(tmp)
+        source = work / "source"
         try:
-            fetched = sources.fetch(job.source_uri or "", tmp, max_bytes=settings.max_upload_bytes)
-            tmp.flush()
-            upload = _checked_upload(job, fetched, Path(tmp.name))
+            with source.open("wb") as out:
+                fetched = sources.fetch(job.source_uri or "", out, max_bytes=settings.max_upload_bytes)
+            document = manifest_of(source) if fetched.size else None
+            read = read_manifest(document, sources=sources, settings=settings, work=work) if document else None
+            upload = _checked_upload(job, fetched, source, read)
         except PageSageError as exc:
             if exc.retryable and not last_attempt:
                 raise
             log.info("job %s: fetching %s failed: %s", job.job_id, job.source_uri, exc.detail)
             return _fail(store, job, exc)
-        blobs.put_file(upload.original_key, Path(tmp.name), upload.content_type)
-    doc = store.get_source_doc(job.source_doc_id).model_copy(update={
-        "original_key": upload.original_key, "file_name": upload.file_name, "content_type": upload.content_type,
-        "file_size": fetched.size, "sha256": fetched.sha256, "etag": fetched.etag, "generation": fetched.generation,
-        "fetched_at": fetched.fetched_at,
-    })
+        if read is not None:
+            blobs.put_file(f"originals/{job.job_id}/manifest.json", source, "application/ld+json")
+        blobs.put_file(upload.original_key, read.pdf if read else source, upload.content_type)
+    doc = store.get_source_doc(job.source_doc_id)
+    fields = {"original_key": upload.original_key, "file_name": upload.file_name,
+              "content_type": MANIFEST_TYPE if read else upload.content_type, "file_size": fetched.size,
+              "sha256": fetched.sha256, "etag": fetched.etag, "generation": fetched.generation,
+              "fetched_at": fetched.fetched_at}
+    if read is not None:
+        if read.manifest.label and doc.title == sanitize_filename(job.file_name):  # no title was asked for
+            fields["title"] = read.manifest.label[:500]
+        fields["metadata"] = {**read.manifest.metadata, **doc.metadata}
+        store.put_pages([Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=n, label=label, canvas=canvas)
+                         for n, (label, canvas) in enumerate(zip(read.labels, read.canvases), start=1)])
     try:
-        return store.update_job(job.job_id, lambda j: j.receive(upload), source_doc=doc)
+        return store.update_job(job.job_id, lambda j: j.receive(upload), source_doc=doc.model_copy(update=fields))
     except InvalidTransition:  # a concurrent delivery received it first: read what it stored
         return store.get_job(job.job_id)
 
 
-def _checked_upload(job: Job, fetched: Fetched, path: Path) -> DocumentUpload:
-    """The upload record of fetched bytes whose format the magic bytes name (a remote server's
-    Content-Type is not trusted: object stores often say `binary/octet-stream`).
+def _checked_upload(job: Job, fetched: Fetched, source: Path, read: ManifestDocument | None) -> DocumentUpload:
+    """The upload record of the job's original: the fetched bytes at `source`, whose format
+    their magic bytes name (a remote server's Content-Type is not trusted: object stores often
+    say `binary/octet-stream`), or the PDF a manifest was `read` into (named by its label).
 
     Raises:
         EmptyFile, UnsupportedFormat.
     """
     if fetched.size == 0:
         raise EmptyFile("the remote document is empty")
+    path = read.pdf if read else source
     detected = format_of_file(path)
     if detected is None:
-        raise UnsupportedFormat("unsupported file format; supported formats: JPEG, PNG, PDF, TIFF")
-    return DocumentUpload(file_name=sanitize_filename(job.file_name), file_format=detected, file_size=fetched.size,
-                          content_type=detected.value, sha256=fetched.sha256,
+        raise UnsupportedFormat("unsupported file format; supported formats: JPEG, PNG, PDF, TIFF, "
+                                "and IIIF Presentation 2.1 and 3.0 manifests")
+    name, size, digest = job.file_name, fetched.size, fetched.sha256
+    if read is not None:
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        name, size = f"{read.manifest.label or job.file_name}.pdf", path.stat().st_size
+    return DocumentUpload(file_name=sanitize_filename(name), file_format=detected, file_size=size,
+                          content_type=detected.value, sha256=digest,
                           original_key=original_key(job.job_id, detected), upload_timestamp=fetched.fetched_at)
 
 

@@ -127,7 +127,9 @@ def prepare_job(job_id: str, ports: WorkerPorts, *, last_attempt: bool = False) 
             engine_version=ports.engine.version(),
             config=EngineConfig(languages=job.languages, psm=settings.psm, oem=settings.oem, dpi=settings.dpi),
         ))
-    pages = [Page(source_doc_id=job.source_doc_id, job_id=job_id, page_no=n, size_hint=area)
+    named = {p.page_no: p for p in store.list_pages(job.source_doc_id)}  # a manifest's canvas labels and ids
+    pages = [Page(source_doc_id=job.source_doc_id, job_id=job_id, page_no=n, size_hint=area,
+                  label=named[n].label if n in named else None, canvas=named[n].canvas if n in named else None)
              for n, area in enumerate(sizes, start=1)]
     store.put_pages(pages)
     job = store.update_job(job_id, lambda j: j.start(len(pages)))
