@@ -85,6 +85,7 @@ test: install
 bench: install
 	$(BIN)/python tests/bench/bench_pipeline.py
 	$(BIN)/python tests/bench/bench_gcp.py
+	$(BIN)/python tests/bench/bench_remote.py
 	$(BIN)/python tests/bench/bench_docai.py
 	$(BIN)/python tests/bench/bench_api.py
 	$(BIN)/python tests/bench/bench_load.py
