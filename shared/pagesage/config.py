@@ -25,6 +25,7 @@
 | PAGESAGE_MAX_PAGES | 2000 | documents with more pages fail with `invalid_format` |
 | PAGESAGE_FETCH_ALLOW_HOSTS | (none) | comma-separated `host:port` a remote source may name whatever their address, over `http` too (tests, private deployments); every other URL must be `https` to a public address (docs/security.md) |
 | PAGESAGE_FETCH_TIMEOUT | 30 | seconds a remote source may take to connect, and between two reads |
+| PAGESAGE_FETCH_CA_FILE | (none) | PEM file of the certificate authorities `https` sources are verified against (a private deployment's own); unset: the certifi bundle |
 | PAGESAGE_ENGINE | tesseract | `tesseract` (in-process, or the container at PAGESAGE_TESSERACT_URL) or `docai` |
 | PAGESAGE_TESSERACT_URL | (none) | base URL of the Tesseract container (Cloud Run); unset: Tesseract runs in-process |
 | PAGESAGE_TESSERACT_AUDIENCE | (none) | audience of the ID token sent to the container (its Cloud Run URL); unset: no token |
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     max_pages: int = Field(default=2000, ge=1)
     fetch_allow_hosts: str = ""
     fetch_timeout: float = Field(default=30.0, gt=0, le=600)
+    fetch_ca_file: Path | None = None
     engine: Literal["tesseract", "docai"] = "tesseract"
     tesseract_url: str | None = None
     tesseract_audience: str | None = None

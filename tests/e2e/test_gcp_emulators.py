@@ -187,3 +187,24 @@ def test_a_page_still_failing_on_the_last_cloud_tasks_attempt_is_recorded_and_it
     assert engine.calls == 4
     assert status["status"] == "failed"
     assert [(e["page_no"], e["error_code"]) for e in status["page_errors"]] == [(1, "internal_error")]
+
+
+def test_a_cloud_storage_source_is_fetched_by_the_worker_cloud_tasks_calls(gcp):
+    base, services = gcp
+    sample = Path(__file__).resolve().parents[2] / "samples" / "tesseract-testing-2pages.pdf"
+    from pagesage.adapters.gcs_blobs import storage_client
+
+    client = storage_client(emulators.PROJECT)
+    scans = client.bucket(f"scans-{secrets.token_hex(4)}")
+    client.create_bucket(scans)
+    scans.blob("books/two pages.pdf").upload_from_filename(str(sample))
+    answer = httpx.post(f"{base}/api/v1/ocr/source_docs",
+                        json={"kind": "remote_url", "uri": f"gs://{scans.name}/books/two%20pages.pdf", "ocr": {"lang": "eng"}})
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    status = wait_finished(httpx.Client(base_url=base), accepted["job_id"])
+    assert status["status"] == "completed" and status["progress"]["pages_done"] == 2, status
+    doc = httpx.get(f"{base}/api/v1/ocr/source_docs/{accepted['source_doc_id']}").json()  # from Firestore
+    assert doc["generation"] == str(scans.get_blob("books/two pages.pdf").generation) and doc["fetched_at"]
+    assert bucket_of(services).blob(f"originals/{accepted['job_id']}/original.pdf").exists()
+    assert "The quick" in httpx.get(f"{base}/result/{accepted['job_id']}", params={"format": "text"}).text

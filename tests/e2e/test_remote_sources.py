@@ -277,3 +277,36 @@ def test_the_server_answers_a_refused_url_with_its_json_error(live):
     assert refused.exit_code == 1 and "400 url_not_allowed" in refused.output
     unknown = CliRunner().invoke(main, ["submit", "no-such-file.pdf", "--url", live])
     assert unknown.exit_code == 2 and "neither a file nor" in unknown.output
+
+
+def test_a_scan_on_an_allowed_https_server_is_fetched_with_the_deployments_own_ca(tmp_path, stack):
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    Files.routes, Files.hits = {"/scans/alice.png": (200, PNG.read_bytes(), {})}, {}
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{httpd.server_port}"
+    try:
+        for trusted, outcome in ((None, ("failed", "fetch_failed")), (ca_file, ("completed", None))):
+            built = bootstrap.build(Settings(data_dir=tmp_path / f"data-{bool(trusted)}", workers=1, rate_limit=0,
+                                             fetch_allow_hosts=host, fetch_ca_file=trusted))
+            bootstrap.use(built)
+            try:
+                client = Client(stack)
+                status = wait_finished(client, submit(client, f"https://{host}/scans/alice.png").get_json()["job_id"])
+                assert (status["status"], status["error_code"]) == outcome, status  # unknown CA: TLS refused
+            finally:
+                bootstrap.use(None)
+                built.queue.close()
+        assert Files.hits["/scans/alice.png"] == 1
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -191,7 +191,8 @@ def test_https_is_verified_against_the_urls_host_while_connecting_to_its_checked
 
 
 def test_a_certificate_for_another_name_fails_the_fetch(ca):
-    with https_server(ca, "other.test") as (port, _), pytest.raises(FetchFailed):
+    with https_server(ca, "other.test") as (port, _), pytest.raises(FetchFailed) as failed:
         fetch(f"https://corpus.test:{port}/scan.pdf", io.BytesIO(), allow=allow(port), max_bytes=10**8,
               resolver=only_loopback, transport=trusting(ca))
     assert Handler.seen == []
+    assert not failed.value.retryable and "certificate" in failed.value.detail  # it would be refused again

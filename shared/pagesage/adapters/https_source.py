@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from datetime import datetime, timezone
 from typing import BinaryIO, Callable
 from urllib.parse import urljoin
@@ -49,7 +50,8 @@ def resolve(target: FetchTarget) -> list[IPAddress]:
 
 
 def fetch(url: str, dest: BinaryIO, *, allow: AllowList, max_bytes: int, timeout: float = 30.0,
-          max_redirects: int = 3, resolver: Resolver = resolve, transport: httpx.BaseTransport | None = None) -> Fetched:
+          max_redirects: int = 3, resolver: Resolver = resolve, transport: httpx.BaseTransport | None = None,
+          verify: ssl.SSLContext | bool = True) -> Fetched:
     """GET `url` into `dest` (a binary file open for writing), under the fetch policy.
 
     Args:
@@ -58,6 +60,7 @@ def fetch(url: str, dest: BinaryIO, *, allow: AllowList, max_bytes: int, timeout
         timeout: seconds for connecting and between two reads.
         max_redirects: hops followed after the first request.
         resolver, transport: the name lookup and httpx transport (tests).
+        verify: the TLS context servers are verified with (True: the certifi bundle).
 
     Raises:
         UrlNotAllowed: the URL, a redirect's target or an address is refused (before any
@@ -66,10 +69,11 @@ def fetch(url: str, dest: BinaryIO, *, allow: AllowList, max_bytes: int, timeout
             a prefix the caller discards.
         SourceNotFound, SourceForbidden: HTTP 404/410, 401/403.
         FetchFailed: the connection, TLS, a timeout, too many redirects, another status
-            (`retryable` for a timeout, a refused connection, 408, 425, 429, 5xx).
+            (`retryable` for a timeout, a refused connection, 408, 425, 429, 5xx; not for a
+            certificate that fails verification).
     """
     target = check_url(url, allow)
-    with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport, trust_env=False) as client:
+    with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport, trust_env=False, verify=verify) as client:
         for _ in range(max_redirects + 1):
             address = check_addresses(target, resolver(target))[0]
             request = _request(client, target, address)
@@ -77,7 +81,9 @@ def fetch(url: str, dest: BinaryIO, *, allow: AllowList, max_bytes: int, timeout
                 response = client.send(request, stream=True)
             except httpx.TimeoutException:
                 raise FetchFailed(f"{target.host} did not answer in time", transient=True) from None
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
+                if _certificate_refused(exc):  # the same certificate will be refused next time
+                    raise FetchFailed(f"the TLS certificate of {target.host} could not be verified") from None
                 raise FetchFailed(f"could not connect to {target.host}", transient=True) from None
             fetched_at = datetime.now(timezone.utc)
             try:
@@ -89,6 +95,15 @@ def fetch(url: str, dest: BinaryIO, *, allow: AllowList, max_bytes: int, timeout
             finally:
                 response.close()
     raise FetchFailed(f"more than {max_redirects} redirects")
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """True when `exc` was caused by a server certificate that failed verification."""
+    while exc is not None:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _request(client: httpx.Client, target: FetchTarget, address: IPAddress) -> httpx.Request:

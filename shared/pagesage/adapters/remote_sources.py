@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -26,12 +28,15 @@ class RemoteSources:
             credential chain and endpoint configuration (`AWS_ENDPOINT_URL_S3` names MinIO or
             another S3-compatible store), and the Cloud Storage client of `gcs_blobs`.
         resolver: the host name lookup (tests).
+        ca_file: a PEM file of the certificate authorities HTTPS servers are verified against
+            (a private deployment's own); None: the certifi bundle.
     """
 
     def __init__(self, allow: AllowList, *, timeout: float = 30.0, s3_client: Any = None, gcs_client: Any = None,
-                 resolver: Resolver = resolve) -> None:
+                 resolver: Resolver = resolve, ca_file: Path | None = None) -> None:
         self.allow, self.timeout, self.resolver = allow, timeout, resolver
         self._s3, self._gcs = s3_client, gcs_client
+        self._verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
 
     def check(self, uri: str) -> None:
         """See `SourceFetcher.check`."""
@@ -53,4 +58,5 @@ class RemoteSources:
             from pagesage.adapters.gcs_source import fetch_gcs
 
             return fetch_gcs(uri, dest, max_bytes=max_bytes, client=self._gcs)
-        return fetch_url(uri, dest, allow=self.allow, max_bytes=max_bytes, timeout=self.timeout, resolver=self.resolver)
+        return fetch_url(uri, dest, allow=self.allow, max_bytes=max_bytes, timeout=self.timeout, resolver=self.resolver,
+                         verify=self._verify)
