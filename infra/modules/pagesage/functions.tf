@@ -17,6 +17,8 @@ locals {
     PAGESAGE_TESSERACT_URL      = google_cloud_run_v2_service.tesseract.uri
     PAGESAGE_TESSERACT_AUDIENCE = google_cloud_run_v2_service.tesseract.uri
     PAGESAGE_TASK_MAX_ATTEMPTS  = tostring(var.queue.max_attempts)
+    # Remote sources: hosts admitted beyond the public https internet (docs/remote-sources.md).
+    PAGESAGE_FETCH_ALLOW_HOSTS = join(",", var.fetch_allow_hosts)
   }
 
   # Who edits the book layer: IAP's signed header, or a Google ID token of this audience

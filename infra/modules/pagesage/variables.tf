@@ -259,3 +259,14 @@ variable "id_token_audience" {
   type        = string
   default     = null
 }
+
+variable "fetch_allow_hosts" {
+  description = "PAGESAGE_FETCH_ALLOW_HOSTS: host:port entries remote sources may name whatever their addresses, over http too (a private deployment's own stores); every other URL must be https to a public address (docs/security.md)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for h in var.fetch_allow_hosts : can(regex("^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$", h))])
+    error_message = "each fetch_allow_hosts entry is host:port ([v6-address]:port for IPv6)."
+  }
+}
