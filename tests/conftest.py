@@ -133,6 +133,21 @@ def _guess(path: Path) -> str:
 
 # -- the Google Cloud emulators (started once per session, reset per test) -------------------
 
+@pytest.fixture()
+def moto_s3(monkeypatch):
+    """A boto3 S3 client on moto's S3 (in this process), with test credentials in the
+    environment so that boto3's default chain, as PageSage uses it, finds them too."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield boto3.client("s3", region_name="us-east-1")
+
+
 @pytest.fixture(scope="session")
 def firestore_host() -> str:
     """`host:port` of a running Firestore emulator; `FIRESTORE_EMULATOR_HOST` points at it."""

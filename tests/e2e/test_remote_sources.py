@@ -10,11 +10,9 @@ import http.server
 import threading
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 from click.testing import CliRunner
-from moto import mock_aws
 
 from pagesage import bootstrap
 from pagesage.adapters.gcs_blobs import storage_client
@@ -206,16 +204,10 @@ def test_a_transient_failure_is_retried_and_a_lasting_one_fails_the_job_on_the_l
 
 
 @pytest.fixture()
-def s3(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="scans")
-        client.put_bucket_versioning(Bucket="scans", VersioningConfiguration={"Status": "Enabled"})
-        yield client
+def s3(moto_s3):
+    moto_s3.create_bucket(Bucket="scans")
+    moto_s3.put_bucket_versioning(Bucket="scans", VersioningConfiguration={"Status": "Enabled"})
+    return moto_s3
 
 
 def test_a_pdf_in_s3_is_fetched_and_every_page_read(s3, services, http):

@@ -7,9 +7,7 @@ import hashlib
 import io
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from pagesage.adapters.s3_source import fetch_s3
 from pagesage.adapters.source_body import bucket_uri
@@ -19,17 +17,10 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "tesseract-testing-2p
 
 
 @pytest.fixture()
-def s3(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="scans")
-        client.put_object(Bucket="scans", Key="books/two pages.pdf", Body=SAMPLE.read_bytes(),
-                          ContentType="application/pdf")
-        yield client
+def s3(moto_s3):
+    moto_s3.create_bucket(Bucket="scans")
+    moto_s3.put_object(Bucket="scans", Key="books/two pages.pdf", Body=SAMPLE.read_bytes(), ContentType="application/pdf")
+    return moto_s3
 
 
 def test_an_object_is_fetched_whole_with_its_hash_and_etag(s3):
