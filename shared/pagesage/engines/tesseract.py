@@ -16,10 +16,13 @@ with its own `TessBaseAPI` (docs/architecture.md, "Recognise").
 from __future__ import annotations
 
 import csv
+import ctypes
+import ctypes.util
 import functools
 import io
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -37,6 +40,18 @@ from pagesage.errors import EngineError  # noqa: E402
 from pagesage.ports import EngineOutput  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6") if sys.platform.startswith("linux") else None
+
+
+def release_freed_memory() -> None:
+    """Hand back to the system the heap memory glibc keeps after a page's buffers are freed
+    (malloc_trim(3), glibc 2.8+): Tesseract's copies of a 300-dpi page are tens of MB, and
+    without it they stay resident between pages. Measured on 30 pages with 2 workers: peak RSS
+    353 -> 334 MB (tests/bench/bench_throughput.py). A no-op where glibc is not the C library."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 _WORD_LEVEL = 5  # TSV `level` of a word (1 page, 2 block, 3 paragraph, 4 line, 5 word)
 
@@ -163,6 +178,7 @@ class TesseractEngine:
             yield api
         finally:
             api.Clear()
+            release_freed_memory()
 
     def _api(self, languages: str, psm: int, oem: int) -> "tesserocr.PyTessBaseAPI":
         """This thread's initialised API for `languages`, loaded on first use (and the least
