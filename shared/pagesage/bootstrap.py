@@ -81,8 +81,8 @@ def build(settings: Settings, *, store: Store | None = None, blobs: BlobStore | 
         book = book or SqliteBookStore(settings.data_dir / "pagesage.db", clock=clock)
         store = store or SqliteStore(settings.data_dir / "pagesage.db", clock=clock)
         blobs = blobs or LocalBlobStore(settings.data_dir / "blobs")
-        queue = InProcessQueue(lambda task, last_attempt: handle_task(task, holder[0].worker, last_attempt=last_attempt), workers=settings.workers,
-                               max_attempts=QUEUE_ATTEMPTS)
+        queue = InProcessQueue(lambda task, last_attempt: handle_task(task, holder[0].worker, last_attempt=last_attempt),
+                               workers=settings.workers, max_attempts=QUEUE_ATTEMPTS)
     sources = sources or RemoteSources(settings.fetch_allow, timeout=settings.fetch_timeout, ca_file=settings.fetch_ca_file)
     services = Services(settings=settings, store=store, blobs=blobs, queue=queue, engine=engine, book=book,
                         sources=sources, clock=clock)

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, model_validator
 
+from pagesage.domain.fetch_policy import MAX_URL_LENGTH
 from pagesage.domain.limits import BoundedModel
 from pagesage.errors import InvalidTransition
 
@@ -137,7 +138,7 @@ class Job(BoundedModel):
     source_doc_id: str = Field(default_factory=lambda: random_id(16))
     status: JobStatus = JobStatus.PENDING
     upload: DocumentUpload | None = None
-    source_uri: str | None = Field(default=None, max_length=2048)
+    source_uri: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
     submitted_at: datetime = Field(default_factory=utcnow)
     languages: str = "auto"
     page_count: int | None = None
@@ -184,7 +185,7 @@ class Job(BoundedModel):
             InvalidTransition: the job is not pending, or already has its original.
         """
         if self.status is not JobStatus.PENDING or self.upload is not None:
-            raise InvalidTransition(f"a {self.status.value} job with its original cannot receive another")
+            raise InvalidTransition(f"only a pending job without its original can receive one (this one is {self.status.value})")
         self.upload = upload
 
     @property

@@ -1,8 +1,8 @@
 """Use cases of the OCR worker: prepare a job, OCR one page, finish the job.
 
 Task flow: `prepare` fetches a remote job's source first (`services.remote_source`), then opens
-the stored original, counts its pages, records the run and the page
-records, moves the job to processing and queues one `ocr_page` task per page, largest first.
+the stored original, counts its pages, records the run and the page records, moves the job to
+processing and queues one `ocr_page` task per page, largest first.
 Each `ocr_page` claims its page (a lease with an expiry, so a task delivered twice does not run
 the engine twice, and a worker that died does not hold the page for good), renders it, runs the
 engine, stores the page image, page result, tokens and cost entries, and counts the page on the
@@ -77,7 +77,7 @@ def handle_task(task: Task, ports: WorkerPorts, *, last_attempt: bool = False) -
                     raise
                 log.warning("task %s failed on its last attempt: %s", task.name, exc.detail)
                 fail_unless_finished(ports.store, task.job_id, JobErrorCode.INTERNAL_ERROR,
-                                      "the document could not be opened: the service was unavailable")
+                                     "the document could not be opened: the service was unavailable")
         else:
             run_page(task.job_id, task.page_no or 0, ports, last_attempt=last_attempt)
     except NotFound:
@@ -89,9 +89,10 @@ def prepare_job(job_id: str, ports: WorkerPorts, *, last_attempt: bool = False) 
     and pages, start the job and fan out pages.
 
     A source that cannot be fetched fails the job with its code (a transient failure is raised,
-    for the queue to retry, until the `last_attempt`). A document that cannot be opened (`corrupted_file`, `encrypted_file`), has a page over the
-    worker's pixel limit (`memory_limit`) or more than `settings.max_pages` pages
-    (`invalid_format`) fails the job instead of raising.
+    for the queue to retry, until the `last_attempt`). A document that cannot be opened
+    (`corrupted_file`, `encrypted_file`), has a page over the worker's pixel limit
+    (`memory_limit`) or more than `settings.max_pages` pages (`invalid_format`) fails the job
+    instead of raising.
     """
     store, settings = ports.store, ports.settings
     job = store.get_job(job_id)
