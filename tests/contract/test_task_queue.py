@@ -463,7 +463,7 @@ def make_queue(request) -> Iterator[Callable[[Callable[[Task], None]], TaskQueue
     closers: list[Callable[[], None]] = []
 
     def inprocess(handler: Callable[[Task], None]) -> TaskQueue:
-        queue = InProcessQueue(handler, workers=2, max_attempts=4, backoff=0.01)
+        queue = InProcessQueue(lambda task, last_attempt: handler(task), workers=2, max_attempts=4, backoff=0.01)
         closers.append(lambda: (queue.join(WAIT), queue.close()))
         return queue
 
@@ -504,7 +504,7 @@ def test_contract_every_task_is_delivered_at_least_once_with_its_fields(make_que
 def test_contract_a_failed_delivery_is_delivered_again(make_queue):
     delivered = Recorder()
 
-    def handler(task: Task, last_attempt: bool = False) -> None:
+    def handler(task: Task) -> None:
         delivered.add(task)
         if len(delivered) < 3:
             raise TransientError("store unavailable")
