@@ -289,13 +289,11 @@ def _open_image(path: Path) -> Image.Image:
             raise CorruptedFile("the image cannot be decoded: it is damaged or not the format its first bytes claim") from exc
 
 
-def images_to_pdf(images: list[Path], dest: Path, *, dpi: int, max_pixels: int) -> list[tuple[int, int]]:
+def images_to_pdf(images: list[Path], dest: Path, *, dpi: int, max_pixels: int) -> None:
     """Write the JPEG or PNG `images` as the pages of one PDF at `dest`, in order, each page
     sized so that rendering it at `dpi` gives back the image's own pixels. JPEG bytes are
-    embedded as they are (DCTDecode, no re-encoding), PNG losslessly (img2pdf).
-
-    Returns:
-        Each image's (width, height) in pixels.
+    embedded as they are (DCTDecode, no re-encoding), PNG losslessly (img2pdf, imported here:
+    only a IIIF manifest needs it, and it brings pikepdf).
 
     Raises:
         UnsupportedFormat: an image that is not JPEG or PNG. MemoryLimit: one over
@@ -303,13 +301,11 @@ def images_to_pdf(images: list[Path], dest: Path, *, dpi: int, max_pixels: int) 
     """
     import img2pdf
 
-    sizes = []
     for n, path in enumerate(images, start=1):
         if format_of_file(path) not in (FileFormat.JPEG, FileFormat.PNG):
             raise UnsupportedFormat(f"image {n} is not JPEG or PNG")
         with _open_image(path) as im:
             _check_pixels(im, n, max_pixels)
-            sizes.append(im.size)
     try:
         with dest.open("wb") as out:
             img2pdf.convert([str(p) for p in images], layout_fun=img2pdf.get_fixed_dpi_layout_fun((dpi, dpi)),
@@ -317,4 +313,3 @@ def images_to_pdf(images: list[Path], dest: Path, *, dpi: int, max_pixels: int) 
     except (img2pdf.ImageOpenError, img2pdf.AlphaChannelError, OSError, ValueError) as exc:
         log.info("cannot assemble %d images into a PDF: %r", len(images), exc)
         raise CorruptedFile("an image cannot be read: it is damaged, or has an alpha channel") from exc
-    return sizes

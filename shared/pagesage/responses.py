@@ -59,7 +59,8 @@ class StatusResponse(BaseModel):
         """The status of `job`, with the errors of its failed `pages`."""
         return cls(
             job_id=job.job_id, source_doc_id=job.source_doc_id, status=job.status, file_name=job.file_name,
-            upload_time=job.submitted_at if job.source_uri or job.upload is None else job.upload.upload_timestamp, start_time=job.start_time,
+            upload_time=job.submitted_at if job.source_uri else job.upload.upload_timestamp,
+            start_time=job.start_time,
             completion_time=job.completion_time, expiration_time=job.expiration_time,
             error_message=job.error_message, error_code=job.error_code, languages=job.languages,
             progress=Progress(pages_total=job.page_count, pages_done=job.pages_done, pages_failed=job.pages_failed),

@@ -21,7 +21,7 @@ import logging
 from typing import Callable, TypeVar
 
 import flask
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
@@ -236,8 +236,10 @@ def read_upload(request: flask.Request, max_bytes: int) -> tuple[FileStorage, st
     return upload, form.get("lang")
 
 
-def read_json(request: flask.Request, model: type[BodyModel], max_bytes: int) -> BodyModel:
-    """The request's JSON body as `model`.
+def read_json(request: flask.Request, model: type[BodyModel], max_bytes: int, *,
+              choose: Callable[[JsonValue], type[BaseModel]] | None = None) -> BodyModel:
+    """The request's JSON body as `model`, or, with `choose`, as the model `choose` names for
+    the parsed body (one body, several shapes: the JSON is parsed once, then validated).
 
     Raises:
         FileTooLarge: the body is over `max_bytes` (by `Content-Length`, before reading; else
@@ -252,12 +254,19 @@ def read_json(request: flask.Request, model: type[BodyModel], max_bytes: int) ->
         raise InputError("expected an application/json body", error_code="bad_json")
     request.max_content_length = max_bytes
     try:
-        return model.model_validate_json(request.get_data())
+        if choose is None:
+            return model.model_validate_json(request.get_data())
+        parsed = _JSON.validate_json(request.get_data())
+        return choose(parsed).model_validate(parsed)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
             raise InputError(f"body is not valid JSON: {first['msg']}", error_code="bad_json") from exc
         raise validation_failed(exc) from exc
+
+
+_JSON = TypeAdapter(JsonValue)
+"""Any JSON value, parsed as pydantic parses a model's body (no NaN or Infinity)."""
 
 
 def path_id(request: flask.Request) -> str:

@@ -19,7 +19,9 @@ BUCKET_SCHEMES = ("s3", "gs")
 
 
 class RemoteSources:
-    """Fetches `s3://`, `gs://` and `http(s)://` sources.
+    """Fetches `s3://`, `gs://` and `http(s)://` sources. The S3 and Cloud Storage adapters are
+    imported on their first fetch: boto3 and the storage client cost a cold start that most
+    functions never need.
 
     Args:
         allow: the operator's allow-list (`PAGESAGE_FETCH_ALLOW_HOSTS`).

@@ -15,7 +15,6 @@ hands each path to the function that owns it (`function_for`).
 from __future__ import annotations
 
 import flask
-from pydantic import JsonValue, RootModel
 
 from pagesage import web
 from pagesage.services import provenance_io as bodies
@@ -73,8 +72,7 @@ def _raw(request, services, args):
 
 
 def _register_source_doc(request, services, _):
-    parsed = web.read_json(request, RootModel[JsonValue], MAX_JSON_BYTES).root
-    body = web.read_json(request, bodies.SourceDocRequest.request_model(parsed), MAX_JSON_BYTES)
+    body = web.read_json(request, bodies.SourceDocIn, MAX_JSON_BYTES, choose=bodies.SourceDocRequest.request_model)
     if isinstance(body, bodies.SourceDocIn):
         return web.json_response(provenance.register_source_doc(body, services.store), 201)
     job = submit_remote(body.uri, languages=body.ocr.lang, title=body.title, metadata=body.metadata,

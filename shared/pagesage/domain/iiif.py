@@ -151,11 +151,9 @@ def image_request(canvas: Canvas, info: ImageInfo, *, dpi: int, max_pixels: int)
     level 0 service is asked for the smallest size it lists that is at least that wide, or
     its full size.
     """
-    width = info.width
-    if info.mm_per_pixel:
-        width = math.ceil(info.width * info.mm_per_pixel / 25.4 * dpi)
-    elif canvas.mm_per_unit and canvas.width:
-        width = math.ceil(canvas.width * canvas.mm_per_unit / 25.4 * dpi)
+    physical_mm = info.width * info.mm_per_pixel if info.mm_per_pixel else \
+        canvas.width * canvas.mm_per_unit if canvas.mm_per_unit and canvas.width else None
+    width = math.ceil(physical_mm / MM_PER_UNIT["in"] * dpi) if physical_mm else info.width
     scale = min(1.0, width / info.width, (info.max_width or info.width) / info.width,
                 (info.max_height or info.height) / info.height,
                 math.sqrt(min(info.max_area or max_pixels, max_pixels) / (info.width * info.height)))
@@ -198,10 +196,8 @@ def _canvas_v3(raw: Any, n: int) -> Canvas:
     body = _first_painting_body(raw)
     if body is None:
         raise UnsupportedFormat(f"canvas {n} of the manifest paints no image")
-    service = next((s for s in _list(body.get("service")) if isinstance(s, dict) and _service_version(s)), None)
     return Canvas(id=str(raw.get("id") or ""), label=_label(raw.get("label")), width=_positive(raw.get("width")),
-                  height=_positive(raw.get("height")), image_url=body.get("id"),
-                  service=_service(service, 3) if service else None,
+                  height=_positive(raw.get("height")), image_url=body.get("id"), service=_image_service(body),
                   mm_per_unit=_physical_scale(raw.get("service")))
 
 
@@ -224,16 +220,19 @@ def _canvas_v2(raw: Any, n: int) -> Canvas:
     if image is None:
         raise UnsupportedFormat(f"canvas {n} of the manifest has no image")
     resource = image["resource"]
-    service = next((s for s in _list(resource.get("service")) if isinstance(s, dict) and _service_version(s)), None)
     return Canvas(id=str(raw.get("@id") or ""), label=_label(raw.get("label")), width=_positive(raw.get("width")),
-                  height=_positive(raw.get("height")), image_url=resource.get("@id"),
-                  service=_service(service, 2) if service else None,
+                  height=_positive(raw.get("height")), image_url=resource.get("@id"), service=_image_service(resource),
                   mm_per_unit=_physical_scale(raw.get("service")))
 
 
-def _service(raw: dict, default: int) -> ImageService | None:
-    ident = raw.get("id") or raw.get("@id")
-    return ImageService(id=str(ident).rstrip("/"), version=_service_version(raw) or default) if ident else None
+def _image_service(resource: dict) -> ImageService | None:
+    """The first Image API service among an image resource's `service`s that has an id."""
+    for raw in _list(resource.get("service")):
+        ident = (raw.get("id") or raw.get("@id")) if isinstance(raw, dict) else None
+        version = _service_version(raw) if ident else None
+        if version:
+            return ImageService(id=str(ident).rstrip("/"), version=version)
+    return None
 
 
 def _service_version(raw: dict) -> int | None:

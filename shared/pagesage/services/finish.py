@@ -21,6 +21,7 @@ from pagesage.formats.markdown import render_markdown
 from pagesage.formats.text import render_text
 from pagesage.ports import BlobStore, Store
 
+
 def fail_unless_finished(store: Store, job_id: str, code: JobErrorCode, message: str) -> None:
     """Fail the job with `code` and `message` (cut to 500 characters), unless it has finished
     already (a concurrent delivery completed or failed it)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pagesage.config import Settings
 from pagesage.domain.iiif import Canvas, Manifest, image_request, is_manifest, parse_info, parse_manifest
-from pagesage.domain.pages import CanvasRef
+from pagesage.domain.pages import CanvasRef, Page
 from pagesage.errors import UnsupportedFormat
 from pagesage.imaging import images_to_pdf
 from pagesage.ports import SourceFetcher
@@ -34,15 +34,17 @@ then `{` (RFC 8259 §8.1 lets a parser accept it)."""
 
 @dataclass(frozen=True)
 class ManifestDocument:
-    """A manifest read into one PDF: the `manifest`, the `pdf` written, and for each page in
-    order its `canvases` entry, its label, and the (width, height) in pixels of the image
-    fetched for it."""
+    """A manifest read into one PDF: the `manifest`, and the `pdf` whose page n is its canvas n."""
 
     manifest: Manifest
     pdf: Path
-    canvases: list[CanvasRef]
-    labels: list[str | None]
-    sizes: list[tuple[int, int]]
+
+    def pages(self, source_doc_id: str, job_id: str) -> list[Page]:
+        """The page records of the PDF, pending, each with its canvas's label and id (a canvas
+        without an id gets no `canvas`)."""
+        return [Page(source_doc_id=source_doc_id, job_id=job_id, page_no=n, label=c.label,
+                     canvas=CanvasRef(id=c.id, width=c.width, height=c.height) if c.id else None)
+                for n, c in enumerate(self.manifest.canvases, start=1)]
 
 
 def manifest_of(path: Path) -> dict | None:
@@ -79,12 +81,10 @@ def read_manifest(document: dict, *, sources: SourceFetcher, settings: Settings,
             sources.fetch(_image_url(canvas, n, sources, settings), out, max_bytes=settings.max_upload_bytes)
         images.append(path)
     pdf = work / "document.pdf"
-    sizes = images_to_pdf(images, pdf, dpi=settings.dpi, max_pixels=settings.max_page_pixels)
+    images_to_pdf(images, pdf, dpi=settings.dpi, max_pixels=settings.max_page_pixels)
     for path in images:
         path.unlink()
-    return ManifestDocument(manifest=manifest, pdf=pdf, sizes=sizes, labels=[c.label for c in manifest.canvases],
-                            canvases=[CanvasRef(id=c.id or f"canvas-{n}", width=c.width, height=c.height)
-                                      for n, c in enumerate(manifest.canvases, start=1)])
+    return ManifestDocument(manifest=manifest, pdf=pdf)
 
 
 def _image_url(canvas: Canvas, n: int, sources: SourceFetcher, settings: Settings) -> str:

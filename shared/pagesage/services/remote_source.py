@@ -24,7 +24,6 @@ from pagesage.config import Settings
 from pagesage.domain.jobs import DocumentUpload, Job, JobErrorCode
 from pagesage.domain.languages import parse_spec
 from pagesage.domain.limits import Metadata
-from pagesage.domain.pages import Page
 from pagesage.domain.provenance import SourceDoc, SourceKind
 from pagesage.errors import EmptyFile, InvalidTransition, PageSageError, UnsupportedFormat, validation_failed
 from pagesage.imaging import format_of_file
@@ -100,7 +99,7 @@ def receive_remote(job: Job, *, store: Store, blobs: BlobStore, sources: SourceF
             log.info("job %s: fetching %s failed: %s", job.job_id, job.source_uri, exc.detail)
             return _fail(store, job, exc)
         if read is not None:
-            blobs.put_file(f"originals/{job.job_id}/manifest.json", source, "application/ld+json")
+            blobs.put_file(f"originals/{job.job_id}/manifest.json", source, MANIFEST_TYPE)
         blobs.put_file(upload.original_key, read.pdf if read else source, upload.content_type)
     doc = store.get_source_doc(job.source_doc_id)
     fields = {"original_key": upload.original_key, "file_name": upload.file_name,
@@ -111,8 +110,7 @@ def receive_remote(job: Job, *, store: Store, blobs: BlobStore, sources: SourceF
         if read.manifest.label and doc.title == sanitize_filename(job.file_name):  # no title was asked for
             fields["title"] = read.manifest.label[:500]
         fields["metadata"] = {**read.manifest.metadata, **doc.metadata}
-        store.put_pages([Page(source_doc_id=job.source_doc_id, job_id=job.job_id, page_no=n, label=label, canvas=canvas)
-                         for n, (label, canvas) in enumerate(zip(read.labels, read.canvases), start=1)])
+        store.put_pages(read.pages(job.source_doc_id, job.job_id))
     try:
         return store.update_job(job.job_id, lambda j: j.receive(upload), source_doc=doc.model_copy(update=fields))
     except InvalidTransition:  # a concurrent delivery received it first: read what it stored
