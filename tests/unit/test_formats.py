@@ -249,6 +249,34 @@ def test_json_of_real_pages_round_trips(corpus_doc: DocumentView) -> None:
     assert parsed.run.engine == "tesseract" and parsed.run.run_id == corpus_doc.run.run_id
     assert [p.result.lang for p in parsed.pages] == ["en", "und-Deva"]
     assert parsed.pages[1].result.config.languages == "Devanagari"
+    assert data == parsed.model_dump_json().encode()  # written page by page as the whole model dumps
+
+
+def test_a_stored_document_renders_as_the_loaded_one_reading_one_page_at_a_time(corpus_doc, tmp_path):
+    from pagesage.adapters.sqlite_store import SqliteStore
+    from pagesage.formats.markdown import render_markdown
+    from pagesage.services.finish import load_document
+
+    class CountingStore(SqliteStore):
+        reads: list[str] = []
+
+        def get_tokens(self, page_result_id):
+            self.reads.append(page_result_id)
+            return super().get_tokens(page_result_id)
+
+    store = CountingStore(tmp_path / "db.sqlite")
+    store.create_job(corpus_doc.job)
+    store.put_pages([view.page for view in corpus_doc.pages])
+    store.put_run(corpus_doc.run)
+    for view in corpus_doc.pages:
+        store.put_page_result(view.result, view.tokens)
+    stored = load_document(corpus_doc.job.job_id, store)
+    assert store.reads == []  # nothing read before the pages are
+    for render in (render_hocr, render_json, render_text, render_markdown):
+        assert render(stored) == render(corpus_doc), render.__name__
+    ids = [view.result.page_result_id for view in corpus_doc.pages]
+    assert store.reads == ids * 5  # the totals once, then each format once: one page at a time
+    assert stored.word_count == corpus_doc.word_count == sum(len(v.tokens) for v in corpus_doc.pages)
 
 
 def test_json_of_failed_page(failed_doc: DocumentView) -> None:

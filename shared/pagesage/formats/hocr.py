@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 from lxml import etree
@@ -58,10 +57,11 @@ def render_hocr(doc: DocumentView) -> bytes:
     Returns:
         The encoded file.
     """
-    langs = _languages(doc)
+    langs = doc.totals.langs
     doc_lang = langs[0] if len(langs) == 1 else ("mul" if langs else "und")
     return document(title=doc.job.file_name, system=_system(doc), capabilities=CAPABILITIES,
-                    pages=[_page(view) for view in doc.pages], langs=langs, scripts=_scripts(doc), lang=doc_lang)
+                    pages=(_page(view) for view in doc.pages), page_count=len(doc.pages), langs=langs,
+                    scripts=[ISO15924[name] for name in doc.totals.scripts], lang=doc_lang)
 
 
 def document(*, title: str, system: str, capabilities: Sequence[str], pages: Iterable[etree._Element],
@@ -128,29 +128,6 @@ def _system(doc: DocumentView) -> str:
     if doc.run is None:
         return doc.system
     return f"{doc.system} ({doc.run.engine} {doc.run.engine_version})"
-
-
-def _languages(doc: DocumentView) -> list[str]:
-    """BCP 47 tags used in the document, most words first."""
-    counts: Counter[str] = Counter()
-    for view in doc.pages:
-        if view.result is None:
-            continue
-        counts[view.result.lang_tag] += 0
-        for token in view.tokens:
-            counts[token.lang or view.result.lang_tag] += 1
-    return [tag for tag, _ in counts.most_common()]
-
-
-def _scripts(doc: DocumentView) -> list[str]:
-    """ISO 15924 codes of the scripts the recognised words are written in, most words first."""
-    counts: Counter[str] = Counter()
-    for view in doc.pages:
-        for token in view.tokens:
-            script = script_code(token.text)
-            if script:
-                counts[script] += 1
-    return [code for code, _ in counts.most_common()]
 
 
 def _page(view: PageView) -> etree._Element:

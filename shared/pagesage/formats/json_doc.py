@@ -96,31 +96,10 @@ class DocumentJson(BaseModel):
     pages: list[PageJson] = Field(description="Pages by page number.")
 
 
-def document_json(doc: DocumentView) -> DocumentJson:
-    """The response model of a document.
-
-    Args:
-        doc: the document read model.
-
-    Returns:
-        The model, one `PageJson` per page in `doc.pages` order.
-    """
-    confidences = [t.confidence for view in doc.pages for t in view.tokens]
-    run = doc.run
-    return DocumentJson(
-        job_id=doc.job.job_id,
-        file_name=doc.job.file_name,
-        status=doc.job.status,
-        page_count=len(doc.pages),
-        word_count=len(confidences),
-        mean_confidence=round(sum(confidences) / len(confidences), 2) if confidences else None,
-        run=None if run is None else RunJson.model_validate(run, from_attributes=True),
-        pages=[_page(view) for view in doc.pages],
-    )
-
-
 def render_json(doc: DocumentView) -> bytes:
-    """The document as UTF-8 JSON (non-ASCII characters written as themselves, not escaped).
+    """The document as UTF-8 JSON (non-ASCII characters written as themselves, not escaped):
+    the bytes the whole `DocumentJson`'s `model_dump_json()` would be, built one page at a time
+    so that only one page's tokens are held (the document's `pages` may load them as it goes).
 
     Args:
         doc: the document read model.
@@ -128,7 +107,27 @@ def render_json(doc: DocumentView) -> bytes:
     Returns:
         The encoded `DocumentJson`.
     """
-    return document_json(doc).model_dump_json().encode("utf-8")
+    head = _head(doc).model_dump_json().encode("utf-8")  # ends with `"pages":[]}`, its last field
+    parts = [head.removesuffix(b"[]}"), b"["]
+    for i, view in enumerate(doc.pages):
+        parts.append((b"," if i else b"") + _page(view).model_dump_json().encode("utf-8"))
+    parts.append(b"]}")
+    return b"".join(parts)
+
+
+def _head(doc: DocumentView) -> DocumentJson:
+    """The document's model without its pages."""
+    run = doc.run
+    return DocumentJson(
+        job_id=doc.job.job_id,
+        file_name=doc.job.file_name,
+        status=doc.job.status,
+        page_count=len(doc.pages),
+        word_count=doc.totals.word_count,
+        mean_confidence=doc.totals.mean_confidence,
+        run=None if run is None else RunJson.model_validate(run, from_attributes=True),
+        pages=[],
+    )
 
 
 def _page(view: PageView) -> PageJson:

@@ -9,10 +9,11 @@ error code.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from pagesage.domain.jobs import Job, JobErrorCode, JobStatus, utcnow
-from pagesage.domain.pages import PageStatus, Run
+from pagesage.domain.pages import Page, PageResult, PageStatus, Run
 from pagesage.errors import InvalidTransition
 from pagesage.formats.document import DocumentView, PageView
 from pagesage.formats.hocr import render_hocr
@@ -46,16 +47,37 @@ def result_key(job_id: str, fmt: str) -> str:
     return f"results/{job_id}/{RESULT_FORMATS[fmt][0]}"
 
 
+class StoredPages(Sequence[PageView]):
+    """A job's pages as `PageView`s whose tokens are read from the store as each page is
+    reached and not kept: a 200-page book's tokens (tens of thousands of models) are never all
+    in memory while its results are rendered. Each iteration reads them again."""
+
+    def __init__(self, store: Store, pages: list[Page], results: dict[int, PageResult]):
+        self._store, self._pages, self._results = store, pages, results
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def __getitem__(self, index):  # an int -> its PageView; a slice -> a list of them
+        if isinstance(index, slice):
+            return [self._view(page) for page in self._pages[index]]
+        return self._view(self._pages[index])
+
+    def __iter__(self) -> Iterator[PageView]:
+        return (self._view(page) for page in self._pages)
+
+    def _view(self, page: Page) -> PageView:
+        result = self._results.get(page.page_no) if page.status is PageStatus.DONE else None
+        return PageView(page=page, result=result, tokens=self._store.get_tokens(result.page_result_id) if result else [])
+
+
 def load_document(job_id: str, store: Store) -> DocumentView:
-    """A job's pages with the latest page result and tokens of each. Raises `NotFound`."""
+    """A job's pages with the latest page result of each, their tokens read as the pages are
+    iterated (`StoredPages`). Raises `NotFound`."""
     job = store.get_job(job_id)
     runs = store.list_runs(job_id)
     results = {r.page_no: r for r in store.list_page_results(job_id)}
-    pages = []
-    for page in store.list_pages(job.source_doc_id):
-        result = results.get(page.page_no) if page.status is PageStatus.DONE else None
-        tokens = store.get_tokens(result.page_result_id) if result else []
-        pages.append(PageView(page=page, result=result, tokens=tokens))
+    pages = StoredPages(store, store.list_pages(job.source_doc_id), results)
     return DocumentView(job=job, run=runs[-1] if runs else None, pages=pages)
 
 
