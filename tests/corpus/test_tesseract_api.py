@@ -72,6 +72,22 @@ def test_threads_keep_models_of_their_own_and_agree(engine, corpus):
     assert outputs == [expected, expected]
 
 
+def test_threads_share_one_osd_and_each_get_their_own_page(engine, corpus):
+    paths = [corpus / "eng-tesseract-testing/phototest.tif", corpus / "san-imagessan/shreelipi-p003.png"]
+    expected = {path: engine.detect(path, dpi=300)[0] for path in paths}
+    assert {r.script for r in expected.values()} == {"Latin", "Devanagari"}
+    osd = engine._osd
+    seen: dict = {}
+    threads = [threading.Thread(target=lambda p=path: seen.setdefault(p, [engine.detect(p, dpi=300)[0] for _ in range(3)]))
+               for path in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {path: [expected[path]] * 3 for path in paths}
+    assert engine._osd is osd  # loaded once for every thread
+
+
 def test_missing_models_and_unreadable_images_are_engine_errors(engine, corpus, tmp_path):
     from pagesage.errors import EngineError
 

@@ -1,9 +1,11 @@
 """Tesseract through its C API (`tesserocr`, built against the system libtesseract): OSD and
-recognition with TSV word output, each model loaded once per worker thread and kept.
+recognition with TSV word output, each model loaded once and kept.
 
 The `tesseract` command loads its model on every call (about 0.16 s for `eng` and 0.32 s for
 the `Devanagari` script model on one vCPU, against 0.75-1.5 s for a whole 300-dpi page); here a
-worker thread keeps an initialised `TessBaseAPI` per model, so a page pays only for recognition.
+worker thread keeps an initialised `TessBaseAPI` per recognition model, so a page pays only for
+recognition. OSD's model (30 MB resident) is loaded once per engine and its threads take turns
+with it (detection is about a fifth of a page's engine time, 0.45 s of 2 s on a 300-dpi book page).
 The calls are the CLI's own (`--psm`, `--oem`, `--dpi` as `user_defined_dpi`, the TSV renderer's
 `GetTSVText`), so words, boxes and confidences are the ones `tesseract IMAGE - tsv` prints
 (tests/corpus/test_tesseract_api.py checks this on corpus pages).
@@ -46,8 +48,8 @@ _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6") if sys.platfor
 
 def release_freed_memory() -> None:
     """Hand back to the system the heap memory glibc keeps after a page's buffers are freed
-    (malloc_trim(3), glibc 2.8+): Tesseract's copies of a 300-dpi page are tens of MB, and
-    without it they stay resident between pages. Measured with 2 workers (peak RSS of the
+    (malloc_trim(3), glibc 2.8+), after each detection and recognition: Tesseract's copies of a
+    300-dpi page are tens of MB, and without it they stay resident between pages. Measured with 2 workers (peak RSS of the
     process, tests/bench/bench_throughput.py): 353 -> 334 MB on 30 pages, 583 -> 526 MB on 200.
     A no-op where glibc is not the C library."""
     trim = getattr(_LIBC, "malloc_trim", None)
@@ -61,7 +63,7 @@ TSV_COLUMNS = ("level", "page_num", "block_num", "par_num", "line_num", "word_nu
 """Columns of Tesseract's TSV output (`TessTsvRenderer`), which prints them as its header line."""
 
 MODELS_PER_THREAD = 2
-"""Recognition models a worker thread keeps loaded beside OSD's (least recently used dropped
+"""Recognition models a worker thread keeps loaded (least recently used dropped
 first): a mixed book alternates `eng` and `Devanagari`; each loaded model holds 15-60 MB."""
 
 OSD_MIN_CHARACTERS = (50, 10)
@@ -90,6 +92,8 @@ class TesseractEngine:
         self.oem = oem
         self.tessdata = tessdata or tesserocr.get_languages()[0]
         self._local = threading.local()
+        self._osd_lock = threading.Lock()
+        self._osd: tesserocr.PyTessBaseAPI | None = None
 
     @functools.cache
     def version(self) -> str:
@@ -110,22 +114,27 @@ class TesseractEngine:
         `rotate` is the clockwise turn that makes the page upright, as the CLI's `Rotate:` line
         (`(360 - orientation) % 360`). Callers should weigh `orientation_confidence`.
 
+        The seconds are the detection's own, not the wait for another thread's detection to end.
+
         Raises:
             EngineError: the image cannot be read.
         """
-        started = time.perf_counter()
-        api = self._api("osd", tesserocr.PSM.OSD_ONLY, tesserocr.OEM.DEFAULT)
         raw = None
-        try:
-            self._set_image(api, image, dpi)
-            for least in OSD_MIN_CHARACTERS:
-                api.SetVariable("min_characters_to_try", str(least))
-                raw = api.DetectOrientationScript()
-                if raw:
-                    break
-        finally:
-            api.Clear()
-        seconds = time.perf_counter() - started
+        with self._osd_lock:
+            started = time.perf_counter()
+            if self._osd is None:
+                self._osd = self._load("osd", tesserocr.PSM.OSD_ONLY, tesserocr.OEM.DEFAULT)
+            try:
+                self._set_image(self._osd, image, dpi)
+                for least in OSD_MIN_CHARACTERS:
+                    self._osd.SetVariable("min_characters_to_try", str(least))
+                    raw = self._osd.DetectOrientationScript()
+                    if raw:
+                        break
+            finally:
+                self._osd.Clear()
+                release_freed_memory()
+            seconds = time.perf_counter() - started
         if not raw:
             return None, seconds
         return OsdResult(
@@ -190,15 +199,17 @@ class TesseractEngine:
         if api is not None:
             apis.move_to_end(key)
             return api
+        apis[key] = api = self._load(languages, psm, oem)
+        if len(apis) > MODELS_PER_THREAD:
+            apis.popitem(last=False)[1].End()
+        return api
+
+    def _load(self, languages: str, psm: int, oem: int) -> "tesserocr.PyTessBaseAPI":
+        """A new API initialised with `languages` from `tessdata`. Raises `EngineError`."""
         try:
-            api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=languages, psm=psm, oem=oem)
+            return tesserocr.PyTessBaseAPI(path=self.tessdata, lang=languages, psm=psm, oem=oem)
         except RuntimeError as exc:
             raise EngineError(f"tesseract could not load the model(s) {languages!r}") from exc
-        apis[key] = api
-        recognisers = [k for k in apis if k[0] != "osd"]
-        if len(recognisers) > MODELS_PER_THREAD:
-            apis.pop(recognisers[0]).End()
-        return api
 
     @staticmethod
     def _set_image(api, image: Path, dpi: int) -> None:
