@@ -73,7 +73,7 @@ def ocr_page(job: Job, page: Page, run: Run, *, store: Store, blobs: BlobStore, 
     _log_cost(store, job, page, engine, "ocr-extraction", output.seconds, settings,
               pages=output.pages_billed, request_id=output.request_id)
     return page.model_copy(update={
-        "status": PageStatus.DONE, "width": context.image.width, "height": context.image.height, "dpi": context.dpi,
+        "status": PageStatus.DONE, "width": context.size[0], "height": context.size[1], "dpi": context.dpi,
         "sha256": image_sha256, "image_key": image_key, "quality": context.quality(output.quality),
     })
 

@@ -41,7 +41,9 @@ class PageContext:
     Set by the caller: `source` (local path of the document), `file_format`, `page_no`
     (1-based), `page_count`, `languages` (the job's spec, `auto` included), `settings`, `work`
     (a private temporary folder). Each stage fills in the rest: `image` and `dpi` (render; the
-    pixels the engine reads, changed by preprocess), `analysis` and `detection` (analyse),
+    pixels the engine reads, changed by preprocess; recognise lets them go as it hands them to
+    the engine and keeps their `size`, width x height in pixels), `analysis` and `detection`
+    (analyse),
     `model` (the spec recognition runs with), `engine_input` (the PNG of the current pixels,
     None until written and again after they change) and `output` (recognise), `tokens` and
     `regions` (layout: the tokens numbered in reading order), and appends to
@@ -56,6 +58,7 @@ class PageContext:
     settings: Settings
     work: Path
     image: Image.Image | None = None
+    size: tuple[int, int] = (0, 0)
     dpi: int = 0
     pixels_changed: bool = False
     analysis: PageAnalysis | None = None
@@ -164,9 +167,10 @@ def preprocess(context: PageContext, engine: OcrEngine) -> Done:
 
 
 def recognise(context: PageContext, engine: OcrEngine) -> Done:
-    """The engine's words for the page as preprocessed."""
-    context.output = engine.recognize(_engine_file(context), languages=context.model, dpi=context.dpi,
-                                      psm=context.settings.psm)
+    """The engine's words for the page as preprocessed (the pixels let go as the engine reads them)."""
+    path = _engine_file(context)
+    context.size, context.image = context.image.size, None
+    context.output = engine.recognize(path, languages=context.model, dpi=context.dpi, psm=context.settings.psm)
     return Done(applied=(engine.name,), parameters={"languages": context.model, "psm": context.settings.psm,
                                                     "engineSeconds": round(context.output.seconds, 4)})
 
@@ -176,7 +180,7 @@ def layout(context: PageContext, engine: OcrEngine) -> Done:
     reading order (`domain.layout`: furniture out of the engine's blocks, the body's blocks in
     XY-cut order), so every format that follows the tokens' numbering reads in that order."""
     tokens = build_tokens(context.output.words, context.model)
-    context.tokens, context.regions = in_reading_order(tokens, context.image.height)
+    context.tokens, context.regions = in_reading_order(tokens, context.size[1])
     counts = Counter(region.region_type.value for region in context.regions)
     moved = sum(1 for before, after in zip(tokens, context.tokens) if before.text != after.text or before.bbox != after.bbox)
     return Done(applied=("reading-order",) if moved else (),

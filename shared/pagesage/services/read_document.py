@@ -39,6 +39,5 @@ def read_document(path: Path, *, languages: str, settings: Settings, engine: Ocr
             context = read_page(PageContext(source=path, file_format=file_format, page_no=page_no, page_count=page_count,
                                             languages=languages, settings=settings, work=work), engine)
             texts.append(page_text(context.tokens))
-            context.image = None  # keep the records, not the pixels
             contexts.append(context)
     return contexts, "\f".join(texts), time.perf_counter() - started
