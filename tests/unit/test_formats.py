@@ -252,10 +252,11 @@ def test_json_of_real_pages_round_trips(corpus_doc: DocumentView) -> None:
     assert data == parsed.model_dump_json().encode()  # written page by page as the whole model dumps
 
 
-def test_a_stored_document_renders_as_the_loaded_one_reading_one_page_at_a_time(corpus_doc, tmp_path):
+def test_a_finished_job_renders_as_the_loaded_document_reading_each_page_once(corpus_doc, tmp_path):
+    from pagesage.adapters.local_blobs import LocalBlobStore
     from pagesage.adapters.sqlite_store import SqliteStore
     from pagesage.formats.markdown import render_markdown
-    from pagesage.services.finish import load_document
+    from pagesage.services.finish import finish_job, load_document, result_key
 
     class CountingStore(SqliteStore):
         reads: list[str] = []
@@ -264,19 +265,34 @@ def test_a_stored_document_renders_as_the_loaded_one_reading_one_page_at_a_time(
             self.reads.append(page_result_id)
             return super().get_tokens(page_result_id)
 
-    store = CountingStore(tmp_path / "db.sqlite")
-    store.create_job(corpus_doc.job)
+    store, blobs = CountingStore(tmp_path / "db.sqlite"), LocalBlobStore(tmp_path / "blobs")
+    job = corpus_doc.job.model_copy(update={"status": JobStatus.PROCESSING, "pages_done": 2})
+    store.create_job(job)
     store.put_pages([view.page for view in corpus_doc.pages])
     store.put_run(corpus_doc.run)
     for view in corpus_doc.pages:
         store.put_page_result(view.result, view.tokens)
-    stored = load_document(corpus_doc.job.job_id, store)
-    assert store.reads == []  # nothing read before the pages are
-    for render in (render_hocr, render_json, render_text, render_markdown):
-        assert render(stored) == render(corpus_doc), render.__name__
+    stored = load_document(job.job_id, store)
+    assert store.reads == [] and len(stored.pages) == 2  # nothing read before the pages are
     ids = [view.result.page_result_id for view in corpus_doc.pages]
-    assert store.reads == ids * 5  # the totals once, then each format once: one page at a time
-    assert stored.word_count == corpus_doc.word_count == sum(len(v.tokens) for v in corpus_doc.pages)
+    assert [view.tokens for view in stored.pages] == [view.tokens for view in corpus_doc.pages]
+    assert store.reads == ids
+
+    store.reads.clear()
+    finish_job(job.job_id, store=store, blobs=blobs)
+    assert store.reads == ids  # every format from one pass over the pages
+    assert store.get_job(job.job_id).status is JobStatus.COMPLETED
+
+    def stored_result(fmt: str) -> bytes:
+        with blobs.open(result_key(job.job_id, fmt)) as stream:
+            return stream.read()
+
+    assert stored_result("hocr") == render_hocr(corpus_doc)
+    assert stored_result("text") == render_text(corpus_doc).encode()
+    assert stored_result("markdown") == render_markdown(corpus_doc).encode()
+    body, expected = json.loads(stored_result("json")), json.loads(render_json(corpus_doc))
+    assert body["status"] == "completed" and body["run"]["status"] == "completed"
+    assert {k: v for k, v in body.items() if k != "run"} == {k: v for k, v in expected.items() if k != "run"}
 
 
 def test_json_of_failed_page(failed_doc: DocumentView) -> None:

@@ -22,7 +22,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from pagesage.domain.pages import BBox, Token
-from pagesage.formats.document import DocumentView, PageView
+from pagesage.formats.document import DocumentTotals, DocumentView, PageView
 from pagesage.text.normalize import script_of
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -57,27 +57,34 @@ def render_hocr(doc: DocumentView) -> bytes:
     Returns:
         The encoded file.
     """
-    langs = doc.totals.langs
+    return assemble(doc, doc.totals, [page_part(view) for view in doc.pages])
+
+
+def page_part(view: PageView) -> bytes:
+    """One page's `ocr_page`, serialized (`render_hocr` says what it holds)."""
+    return serialize_page(_page(view))
+
+
+def assemble(doc: DocumentView, totals: DocumentTotals, parts: list[bytes]) -> bytes:
+    """The hOCR file of a document from its pages' parts, in page order; the head's languages
+    and scripts from `totals` (`ocr-langs`, `ocr-scripts`, the root's `lang`: its one language,
+    `mul` for several, `und` for none)."""
+    langs = totals.langs
     doc_lang = langs[0] if len(langs) == 1 else ("mul" if langs else "und")
-    return document(title=doc.job.file_name, system=_system(doc), capabilities=CAPABILITIES,
-                    pages=(_page(view) for view in doc.pages), page_count=len(doc.pages), langs=langs,
-                    scripts=[ISO15924[name] for name in doc.totals.scripts], lang=doc_lang)
+    start, end = frame(title=doc.job.file_name, system=_system(doc), capabilities=CAPABILITIES,
+                       page_count=len(parts), langs=langs, scripts=[ISO15924[name] for name in totals.scripts],
+                       lang=doc_lang)
+    return start + b"".join(parts) + end
 
 
 def document(*, title: str, system: str, capabilities: Sequence[str], pages: Iterable[etree._Element],
              langs: Sequence[str], scripts: Sequence[str], lang: str, head: Sequence[etree._Element] = (),
              page_count: int | None = None) -> bytes:
-    """An hOCR file of `pages` (`ocr_page` elements): XHTML, UTF-8, with XML declaration and
-    `<!DOCTYPE html>`, every element but the void ones written with its end tag.
-
-    The head holds `title`, the Content-Type, the metadata fields hOCR 1.2 requires
-    (`ocr-system`, `ocr-capabilities`) and recommends (`ocr-number-of-pages`, then `ocr-langs`
-    and `ocr-scripts` when not empty), then the elements of `head` (e.g. Dublin Core metadata).
-    `lang` (BCP 47) goes on the root as `lang` and `xml:lang`.
+    """An hOCR file of `pages` (`ocr_page` elements) in the `frame` the other arguments make.
 
     Each page is serialized as it comes and then dropped, so `pages` may be an iterator that
     builds them one at a time (a long document is never one tree in memory); `page_count`
-    (`ocr-number-of-pages`) must then be given. The bytes are those of the whole tree.
+    (`ocr-number-of-pages`) must then be given.
 
     Returns:
         The encoded file.
@@ -85,6 +92,21 @@ def document(*, title: str, system: str, capabilities: Sequence[str], pages: Ite
     if page_count is None:
         pages = list(pages)
         page_count = len(pages)
+    start, end = frame(title=title, system=system, capabilities=capabilities, page_count=page_count, langs=langs,
+                       scripts=scripts, lang=lang, head=head)
+    return start + b"".join(serialize_page(page) for page in pages) + end
+
+
+def frame(*, title: str, system: str, capabilities: Sequence[str], page_count: int, langs: Sequence[str],
+          scripts: Sequence[str], lang: str, head: Sequence[etree._Element] = ()) -> tuple[bytes, bytes]:
+    """The bytes of an hOCR file before its pages and after them: XHTML, UTF-8, with XML
+    declaration and `<!DOCTYPE html>`, every element but the void ones written with its end tag.
+
+    The head holds `title`, the Content-Type, the metadata fields hOCR 1.2 requires
+    (`ocr-system`, `ocr-capabilities`) and recommends (`ocr-number-of-pages`, then `ocr-langs`
+    and `ocr-scripts` when not empty), then the elements of `head` (e.g. Dublin Core metadata).
+    `lang` (BCP 47) goes on the root as `lang` and `xml:lang`.
+    """
     metas = [
         E.meta({"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"}),
         E.meta(name="ocr-system", content=system),
@@ -101,14 +123,15 @@ def document(*, title: str, system: str, capabilities: Sequence[str], pages: Ite
     newlines(body)
     html = E.html(head_element, body, {XML_LANG: lang, "lang": lang})
     newlines(html)
-    frame = etree.tostring(html, xml_declaration=True, encoding="UTF-8", doctype="<!DOCTYPE html>") + b"\n"
-    start, end = frame.split(b"<body>\n", 1)
-    parts = [start, b"<body>\n"]
-    for page in pages:
-        # a page serialized alone declares the XHTML namespace, which the document's root holds
-        parts.append(etree.tostring(page, encoding="UTF-8", with_tail=False).replace(_XHTML_DECLARATION, b"", 1) + b"\n")
-    parts.append(end)
-    return b"".join(parts)
+    whole = etree.tostring(html, xml_declaration=True, encoding="UTF-8", doctype="<!DOCTYPE html>") + b"\n"
+    start, end = whole.split(b"<body>\n", 1)
+    return start + b"<body>\n", end
+
+
+def serialize_page(page: etree._Element) -> bytes:
+    """An `ocr_page` element as it is written inside the body, ending with a newline."""
+    # a page serialized alone declares the XHTML namespace, which the document's root holds
+    return etree.tostring(page, encoding="UTF-8", with_tail=False).replace(_XHTML_DECLARATION, b"", 1) + b"\n"
 
 
 _XHTML_DECLARATION = f' xmlns="{XHTML_NS}"'.encode()

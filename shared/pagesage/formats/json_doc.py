@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from pagesage.domain.jobs import JobStatus
 from pagesage.domain.pages import CanvasRef, EngineConfig, LayoutRegion, OsdResult, PageStatus, QualityMetrics, Token
 from pagesage.domain.stages import StageRecord
-from pagesage.formats.document import DocumentView, PageView
+from pagesage.formats.document import DocumentTotals, DocumentView, PageView
 
 
 class RunJson(BaseModel):
@@ -97,9 +97,7 @@ class DocumentJson(BaseModel):
 
 
 def render_json(doc: DocumentView) -> bytes:
-    """The document as UTF-8 JSON (non-ASCII characters written as themselves, not escaped):
-    the bytes the whole `DocumentJson`'s `model_dump_json()` would be, built one page at a time
-    so that only one page's tokens are held (the document's `pages` may load them as it goes).
+    """The document as UTF-8 JSON (non-ASCII characters written as themselves, not escaped).
 
     Args:
         doc: the document read model.
@@ -107,15 +105,22 @@ def render_json(doc: DocumentView) -> bytes:
     Returns:
         The encoded `DocumentJson`.
     """
-    head = _head(doc).model_dump_json().encode("utf-8")  # ends with `"pages":[]}`, its last field
-    parts = [head.removesuffix(b"[]}"), b"["]
-    for i, view in enumerate(doc.pages):
-        parts.append((b"," if i else b"") + _page(view).model_dump_json().encode("utf-8"))
-    parts.append(b"]}")
-    return b"".join(parts)
+    return assemble(doc, doc.totals, [page_part(view) for view in doc.pages])
 
 
-def _head(doc: DocumentView) -> DocumentJson:
+def page_part(view: PageView) -> bytes:
+    """One page's `PageJson`, encoded."""
+    return _page(view).model_dump_json().encode("utf-8")
+
+
+def assemble(doc: DocumentView, totals: DocumentTotals, parts: list[bytes]) -> bytes:
+    """The `DocumentJson` of a document from its pages' parts, in page order: the bytes the
+    whole model's `model_dump_json()` would be, without ever holding every page's model."""
+    head = _head(doc, totals).model_dump_json().encode("utf-8")  # ends with `"pages":[]}`, its last field
+    return head.removesuffix(b"[]}") + b"[" + b",".join(parts) + b"]}"
+
+
+def _head(doc: DocumentView, totals: DocumentTotals) -> DocumentJson:
     """The document's model without its pages."""
     run = doc.run
     return DocumentJson(
@@ -123,8 +128,8 @@ def _head(doc: DocumentView) -> DocumentJson:
         file_name=doc.job.file_name,
         status=doc.job.status,
         page_count=len(doc.pages),
-        word_count=doc.totals.word_count,
-        mean_confidence=doc.totals.mean_confidence,
+        word_count=totals.word_count,
+        mean_confidence=totals.mean_confidence,
         run=None if run is None else RunJson.model_validate(run, from_attributes=True),
         pages=[],
     )

@@ -14,7 +14,7 @@ import itertools
 import re
 
 from pagesage.domain.pages import Token
-from pagesage.formats.document import DocumentView, line_text
+from pagesage.formats.document import DocumentTotals, DocumentView, PageView, line_text
 
 _INLINE = re.compile(r"([\\`*_\[\]<>|~!&])")
 _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
@@ -22,14 +22,21 @@ _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
 
 def render_markdown(doc: DocumentView) -> str:
     """The document as CommonMark text, ending with a newline."""
-    blocks = []
-    for view in doc.pages:
-        if view.result is None and view.page.error_code:
-            blocks.append(f"<!-- page {view.page.page_no}: failed ({view.page.error_code}) -->")
-        else:
-            blocks.append(f"<!-- page {view.page.page_no} -->")
-        blocks.extend(_paragraphs(view.tokens))
-    return "\n\n".join(blocks) + "\n"
+    return assemble(doc, doc.totals, [page_part(view) for view in doc.pages])
+
+
+def page_part(view: PageView) -> str:
+    """One page: its page comment and its paragraphs, a blank line between blocks."""
+    if view.result is None and view.page.error_code:
+        comment = f"<!-- page {view.page.page_no}: failed ({view.page.error_code}) -->"
+    else:
+        comment = f"<!-- page {view.page.page_no} -->"
+    return "\n\n".join([comment, *_paragraphs(view.tokens)])
+
+
+def assemble(doc: DocumentView, totals: DocumentTotals, parts: list[str]) -> str:
+    """The Markdown of a document from its pages' parts, in page order."""
+    return "\n\n".join(parts) + "\n"
 
 
 def escape(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from pagesage.domain.pages import Token
-from pagesage.formats.document import DocumentView, line_text
+from pagesage.formats.document import DocumentTotals, DocumentView, PageView, line_text
 
 
 def render_text(doc: DocumentView) -> str:
@@ -23,7 +23,17 @@ def render_text(doc: DocumentView) -> str:
     Returns:
         The text (a str; encode as UTF-8 to serve it).
     """
-    text = "\f".join(page_text(view.tokens) for view in doc.pages)
+    return assemble(doc, doc.totals, [page_part(view) for view in doc.pages])
+
+
+def page_part(view: PageView) -> str:
+    """One page's part of the text (`page_text`)."""
+    return page_text(view.tokens)
+
+
+def assemble(doc: DocumentView, totals: DocumentTotals, parts: list[str]) -> str:
+    """The text of a document from its pages' parts, in page order."""
+    text = "\f".join(parts)
     return text if text.endswith("\n") else text + "\n"
 
 

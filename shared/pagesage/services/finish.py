@@ -9,17 +9,14 @@ error code.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from pagesage.domain.jobs import Job, JobErrorCode, JobStatus, utcnow
 from pagesage.domain.pages import Page, PageResult, PageStatus, Run
 from pagesage.errors import InvalidTransition
-from pagesage.formats.document import DocumentView, PageView
-from pagesage.formats.hocr import render_hocr
-from pagesage.formats.json_doc import render_json
-from pagesage.formats.markdown import render_markdown
-from pagesage.formats.text import render_text
+from pagesage.formats import hocr, json_doc, markdown, text
+from pagesage.formats.document import DocumentTotals, DocumentView, PageView
 from pagesage.ports import BlobStore, Store
 
 
@@ -33,18 +30,29 @@ def fail_unless_finished(store: Store, job_id: str, code: JobErrorCode, message:
     store.update_job(job_id, fail)
 
 
+@dataclasses.dataclass(frozen=True)
+class ResultFormat:
+    """A result format: its blob file name, Content-Type, and how it renders (one page's part,
+    then the document from the parts: `pagesage.formats`)."""
+
+    file_name: str
+    content_type: str
+    page_part: Callable[[PageView], str | bytes]
+    assemble: Callable[[DocumentView, DocumentTotals, list], str | bytes]
+
+
 RESULT_FORMATS = {
-    "hocr": ("document.hocr", "text/html; charset=utf-8", render_hocr),
-    "json": ("document.json", "application/json", render_json),
-    "text": ("document.txt", "text/plain; charset=utf-8", render_text),
-    "markdown": ("document.md", "text/markdown; charset=utf-8", render_markdown),
+    "hocr": ResultFormat("document.hocr", "text/html; charset=utf-8", hocr.page_part, hocr.assemble),
+    "json": ResultFormat("document.json", "application/json", json_doc.page_part, json_doc.assemble),
+    "text": ResultFormat("document.txt", "text/plain; charset=utf-8", text.page_part, text.assemble),
+    "markdown": ResultFormat("document.md", "text/markdown; charset=utf-8", markdown.page_part, markdown.assemble),
 }
-"""Format name -> (blob file name, Content-Type, renderer)."""
+"""Format name -> its `ResultFormat`."""
 
 
 def result_key(job_id: str, fmt: str) -> str:
     """Blob key of a job's result in `fmt` (one of RESULT_FORMATS)."""
-    return f"results/{job_id}/{RESULT_FORMATS[fmt][0]}"
+    return f"results/{job_id}/{RESULT_FORMATS[fmt].file_name}"
 
 
 class StoredPages(Sequence[PageView]):
@@ -85,7 +93,9 @@ def finish_job(job_id: str, *, store: Store, blobs: BlobStore) -> None:
     """Render every result format, store them, close the run and complete (or fail) the job.
 
     The results are rendered as the finished job and run will read (status, times), before
-    either is written. Safe to call again: a job that already finished is left alone.
+    either is written, in one pass over the pages: each page's tokens are read once, and its
+    part in every format kept instead. Safe to call again: a job that already finished is left
+    alone.
     """
     doc = load_document(job_id, store)
     if doc.job.status is not JobStatus.PROCESSING:
@@ -100,9 +110,14 @@ def finish_job(job_id: str, *, store: Store, blobs: BlobStore) -> None:
     finished = doc.job.model_copy(deep=True)
     finished.complete(now)
     final = dataclasses.replace(doc, job=finished, run=_closed_run(doc, "completed", now))
-    for fmt, (_, content_type, render) in RESULT_FORMATS.items():
-        body = render(final)
-        blobs.put_bytes(result_key(job_id, fmt), body if isinstance(body, bytes) else body.encode("utf-8"), content_type)
+    totals, parts = DocumentTotals(), {fmt: [] for fmt in RESULT_FORMATS}
+    for view in doc.pages:
+        totals.add(view)
+        for fmt, spec in RESULT_FORMATS.items():
+            parts[fmt].append(spec.page_part(view))
+    for fmt, spec in RESULT_FORMATS.items():
+        body = spec.assemble(final, totals, parts.pop(fmt))
+        blobs.put_bytes(result_key(job_id, fmt), body if isinstance(body, bytes) else body.encode("utf-8"), spec.content_type)
     _close(doc, store, "completed", lambda j: j.complete(now), now)
 
 

@@ -41,4 +41,4 @@ def get_result(job_id: str, fmt: str, *, store: Store, blobs: BlobStore) -> tupl
         raise JobNotFinished(f"the job is {job.status.value}; poll /status/{job_id}", status=job.status.value)
     key = result_key(job_id, fmt)
     with blobs.open(key) as stream:
-        return stream.read(), RESULT_FORMATS[fmt][1]
+        return stream.read(), RESULT_FORMATS[fmt].content_type
