@@ -49,9 +49,9 @@ _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6") if sys.platfor
 def release_freed_memory() -> None:
     """Hand back to the system the heap memory glibc keeps after a page's buffers are freed
     (malloc_trim(3), glibc 2.8+), after each detection and recognition: Tesseract's copies of a
-    300-dpi page are tens of MB, and without it they stay resident between pages. Measured with 2 workers (peak RSS of the
-    process, tests/bench/bench_throughput.py): 353 -> 334 MB on 30 pages, 583 -> 526 MB on 200.
-    A no-op where glibc is not the C library."""
+    300-dpi page are tens of MB, and without it they stay resident between pages. Measured with
+    2 workers (peak RSS of the process, tests/bench/bench_throughput.py): 353 -> 334 MB on 30
+    pages, 583 -> 526 MB on 200. A no-op where glibc is not the C library."""
     trim = getattr(_LIBC, "malloc_trim", None)
     if trim is not None:
         trim(0)

@@ -43,11 +43,10 @@ class PageContext:
     (a private temporary folder). Each stage fills in the rest: `image` and `dpi` (render; the
     pixels the engine reads, changed by preprocess; recognise lets them go as it hands them to
     the engine and keeps their `size`, width x height in pixels), `analysis` and `detection`
-    (analyse),
-    `model` (the spec recognition runs with), `engine_input` (the PNG of the current pixels,
-    None until written and again after they change) and `output` (recognise), `tokens` and
-    `regions` (layout: the tokens numbered in reading order), and appends to
-    `warnings`, `preprocessing_applied` and `stages`.
+    (analyse), `model` (the spec recognition runs with), `engine_input` (the PNG of the current
+    pixels, None until written and again after they change) and `output` (recognise), `tokens`
+    and `regions` (layout: the tokens numbered in reading order), and appends to `warnings`,
+    `preprocessing_applied` and `stages`.
     """
 
     source: Path
