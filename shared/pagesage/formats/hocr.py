@@ -78,23 +78,19 @@ def assemble(doc: DocumentView, totals: DocumentTotals, parts: list[bytes]) -> b
 
 
 def document(*, title: str, system: str, capabilities: Sequence[str], pages: Iterable[etree._Element],
-             langs: Sequence[str], scripts: Sequence[str], lang: str, head: Sequence[etree._Element] = (),
-             page_count: int | None = None) -> bytes:
+             langs: Sequence[str], scripts: Sequence[str], lang: str, head: Sequence[etree._Element] = ()) -> bytes:
     """An hOCR file of `pages` (`ocr_page` elements) in the `frame` the other arguments make.
 
     Each page is serialized as it comes and then dropped, so `pages` may be an iterator that
-    builds them one at a time (a long document is never one tree in memory); `page_count`
-    (`ocr-number-of-pages`) must then be given.
+    builds them one at a time (a long document is never one tree in memory).
 
     Returns:
         The encoded file.
     """
-    if page_count is None:
-        pages = list(pages)
-        page_count = len(pages)
-    start, end = frame(title=title, system=system, capabilities=capabilities, page_count=page_count, langs=langs,
+    parts = [serialize_page(page) for page in pages]
+    start, end = frame(title=title, system=system, capabilities=capabilities, page_count=len(parts), langs=langs,
                        scripts=scripts, lang=lang, head=head)
-    return start + b"".join(serialize_page(page) for page in pages) + end
+    return start + b"".join(parts) + end
 
 
 def frame(*, title: str, system: str, capabilities: Sequence[str], page_count: int, langs: Sequence[str],

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from pagesage.config import Settings
@@ -32,7 +31,7 @@ JSON_LEAD = (b"{", b"\xef\xbb\xbf{")
 then `{` (RFC 8259 §8.1 lets a parser accept it)."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ManifestDocument:
     """A manifest read into one PDF: the `manifest`, and the `pdf` whose page n is its canvas n."""
 

@@ -129,9 +129,11 @@ def prepare_job(job_id: str, ports: WorkerPorts, *, last_attempt: bool = False) 
             config=EngineConfig(languages=job.languages, psm=settings.psm, oem=settings.oem, dpi=settings.dpi),
         ))
     named = {p.page_no: p for p in store.list_pages(job.source_doc_id)}  # a manifest's canvas labels and ids
-    pages = [Page(source_doc_id=job.source_doc_id, job_id=job_id, page_no=n, size_hint=area,
-                  label=named[n].label if n in named else None, canvas=named[n].canvas if n in named else None)
-             for n, area in enumerate(sizes, start=1)]
+    pages = []
+    for n, area in enumerate(sizes, start=1):
+        known = named.get(n)
+        pages.append(Page(source_doc_id=job.source_doc_id, job_id=job_id, page_no=n, size_hint=area,
+                          label=known.label if known else None, canvas=known.canvas if known else None))
     store.put_pages(pages)
     job = store.update_job(job_id, lambda j: j.start(len(pages)))
     _enqueue_pending(job, pages, ports.queue)

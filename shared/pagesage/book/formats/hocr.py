@@ -111,7 +111,7 @@ def render(edition: Edition) -> bytes:
     targets = {box.box_id for _, box in edition.boxes()}
     pages = (_page(page, options, targets) for page in edition.pages)  # built, written and dropped one by one
     return document(title=edition.project.title, system=_system(), capabilities=capabilities(options), pages=pages,
-                    page_count=len(edition.pages), langs=_languages(edition) or ["unknown"],
+                    langs=_languages(edition) or ["unknown"],
                     scripts=_scripts(edition) or ["unknown"], lang=edition.lang, head=_dublin_core(edition))
 
 
