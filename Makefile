@@ -21,7 +21,10 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # package-lock.json), served from node_modules/ by the `web` function; no build step, no
 # install scripts. See docs/review-page.md.
 NODE_STAMP := node_modules/.installed
-APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-osd
+APT_PKGS  := tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-san tesseract-ocr-script-deva tesseract-ocr-script-latn tesseract-ocr-osd
+# Latin_eng (the Latin script network with the English dictionary), built from two of those models
+# by Tesseract's own tools into the directory Debian installs them in (docs/architecture.md).
+MODEL_SCRIPT := containers/tesseract/latin-eng-model.sh
 # Debian's chromium, which the review page's browser tests drive (Playwright cannot download browsers).
 BROWSER_PKGS := chromium
 # What tesserocr (the `tesseract` extra) is built against: Debian's libtesseract, the CLI's own.
@@ -31,9 +34,9 @@ SAMPLES   := samples/alice_1.png samples/tesseract-testing-2pages.pdf
 # Files exported from uv.lock; `make lock` writes them and tests/unit/test_lock.py checks them.
 EXPORT    := $(UV) export --frozen --no-emit-project --quiet
 
-.PHONY: install system-deps lock run run-gcp-local serve test bench clean
+.PHONY: install system-deps models lock run run-gcp-local serve test bench clean
 
-install: system-deps $(STAMP) $(TASKS_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
+install: system-deps models $(STAMP) $(TASKS_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
 
 system-deps:
 	@missing=""; for p in $(APT_PKGS) $(BUILD_PKGS) $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -41,6 +44,10 @@ system-deps:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+models: system-deps
+	@tessdata="$$(dirname "$$(dpkg -L tesseract-ocr-eng | grep '/eng\.traineddata$$')")"; \
+	test -f "$$tessdata/Latin_eng.traineddata" || $(SUDO) sh $(MODEL_SCRIPT) "$$tessdata"
 
 $(UV): requirements-uv.txt
 	test -x $(UV_VENV)/bin/python || python3 -m venv $(UV_VENV)

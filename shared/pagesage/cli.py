@@ -349,7 +349,7 @@ def _ranges(numbers: list[int]) -> str:
 @click.option("--psm", type=click.IntRange(0, 13), help="page segmentation mode for every file (default: 7 for a "
               "manifest's line images, else 3)")
 @click.option("--baseline", is_flag=True, help="also read each file with the plain `tesseract` command (its model "
-              "is the file's language, eng where that is auto), interleaved with the pipeline")
+              "is the file's language's own, eng where that is auto), interleaved with the pipeline")
 @click.option("--strip-joiners", is_flag=True, help="remove ZWJ/ZWNJ from both texts before scoring")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("eval.tsv"), show_default=True,
               help="the TSV of scores per file and per set")
@@ -382,8 +382,7 @@ def evaluate(source: Path, lang: str | None, psm: int | None, baseline: bool, st
             return text, seconds
 
         def plain(case: scoring.EvalCase) -> tuple[str, float]:
-            return scoring.plain_tesseract(dataclasses.replace(case, language="eng") if case.language == AUTO else case,
-                                           dpi=settings.dpi)
+            return scoring.plain_tesseract(case, dpi=settings.dpi)
 
         def progress(done: int, total: int, result: scoring.CaseResult) -> None:
             click.echo(f"[{done}/{total}] {result.case.name}: CER {result.score.cer:.2%}"

@@ -53,7 +53,7 @@ def test_png_page_goes_through_to_valid_hocr(http, tmp_path):
     assert "Rabbit-Hole" in {t["text"] for t in tokens}
     page = doc["pages"][0]
     assert (page["width"], page["height"], page["dpi"]) == (2488, 3507, 300)
-    assert page["result"]["detection"]["script"] == "Latin" and page["result"]["config"]["languages"] == "eng"
+    assert page["result"]["detection"]["script"] == "Latin" and page["result"]["config"]["languages"] == "Latin_eng"
     assert any("assumed 300 dpi" in w for w in page["result"]["warnings"])
 
     text = http.get(f"/result/{body['job_id']}?format=text")
@@ -123,7 +123,7 @@ def test_auto_language_turns_rotated_pages_upright(http, corpus):
         assert stages[1]["parameters"]["osdRotate"] == rotate
         assert page["result"]["preprocessing_applied"] == ([f"rotate-{rotate}"] if rotate else [])
         assert stages[2]["applied"] == page["result"]["preprocessing_applied"]
-        assert stages[3]["parameters"]["languages"] == "eng" and stages[4]["parameters"]["words"] == len(page["tokens"])
+        assert stages[3]["parameters"]["languages"] == "Latin_eng" and stages[4]["parameters"]["words"] == len(page["tokens"])
         assert page["quality"]["overall_quality"] in ("excellent", "good", "fair", "poor")
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from pagesage.errors import InputError
-from pagesage.services.evaluate import (EvalCase, cases_from_folder, cases_from_manifest, format_table,
+from pagesage.services.evaluate import (BASELINE_MODELS, EvalCase, cases_from_folder, cases_from_manifest, format_table,
                                         manifest_language, plain_tesseract, run_eval, score, write_tsv)
 
-INSTALLED = {"eng", "san", "hin", "Devanagari", "osd"}  # Debian's models here
+INSTALLED = {"eng", "san", "hin", "Devanagari", "Latin", "Latin_eng", "osd"}  # the models `make install` puts here
 ZWNJ = "\u200c"
 
 
@@ -65,22 +65,35 @@ def test_manifest_cases_languages_and_psm(corpus):
     lines = [c for c in cases if c.set_name == "eng-uw3-lines"]
     assert len(lines) == 20 and {c.psm for c in lines} == {7}
     assert {c.psm for c in cases if c.set_name != "eng-uw3-lines"} == {3}
-    assert {c.language for c in cases if c.set_name == "san-imagessan"} == {"Devanagari"}
+    assert {(c.language, c.baseline_language) for c in cases if c.set_name == "san-imagessan"} == {("Devanagari", "Devanagari")}
     assert by_name["pdf/san-tulasi-8pages.pdf"].language == "Devanagari"
-    assert by_name["san-iast/iasttest1.png"].language == "eng"
-    assert by_name["eng-tesseract-testing/eurotext.tif"].language == "eng"  # deu, fra... not installed
+    assert (by_name["san-iast/iasttest1.png"].language, by_name["san-iast/iasttest1.png"].baseline_language) == ("Latin_eng", "eng")
+    eurotext = by_name["eng-tesseract-testing/eurotext.tif"]  # deu, fra... not installed
+    assert (eurotext.language, eurotext.baseline_language) == ("Latin_eng", "eng")
+    assert {c.baseline_language for c in cases if c.set_name.startswith("eng-")} == {"eng"}
     assert by_name["eng-oldbooks/a041.tiff"].set_name == "eng-oldbooks"
     assert by_name["eng-oldbooks/a041.tiff"].ground_truth_path == corpus / "eng-oldbooks" / "a041.gt.txt"
-    assert {c.language for c in cases_from_manifest(corpus / "MANIFEST.tsv", "hin", installed=INSTALLED)} == {"hin"}
+    assert {(c.language, c.baseline_language) for c in cases_from_manifest(corpus / "MANIFEST.tsv", "hin", installed=INSTALLED)} == {("hin", "hin")}
+    assert {c.baseline_language for c in cases_from_manifest(corpus / "MANIFEST.tsv", "auto", installed=INSTALLED)} == {"eng"}
 
 
 def test_manifest_language_keeps_installed_models():
     every = INSTALLED | {"deu", "fra", "ita", "spa", "por"}
-    assert manifest_language("eng+deu+fra+ita+spa+por", every) == "eng+deu+fra+ita+spa+por"
-    assert manifest_language("eng+deu+fra+ita+spa+por", INSTALLED) == "eng"
-    assert manifest_language("san-Latn+eng", every) == "eng"
+    assert manifest_language("eng+deu+fra+ita+spa+por", every) == "Latin_eng+deu+fra+ita+spa+por"
+    assert manifest_language("eng+deu+fra+ita+spa+por", INSTALLED) == "Latin_eng"
+    assert manifest_language("san-Latn+eng", every) == "Latin_eng"
     assert manifest_language("san", INSTALLED) == "Devanagari"
     assert manifest_language("san", {"eng"}) == "eng"
+    debian = INSTALLED - {"Latin", "Latin_eng"}  # without the Latin models: eng, as before
+    assert manifest_language("eng", debian) == "eng"
+    assert manifest_language("san-Latn+eng", debian) == "eng"
+
+
+def test_the_baseline_reads_each_language_with_its_own_model():
+    every = INSTALLED | {"deu", "fra"}
+    assert manifest_language("eng+deu+fra", every, BASELINE_MODELS) == "eng+deu+fra"
+    assert manifest_language("san-Latn+eng", every, BASELINE_MODELS) == "eng"
+    assert manifest_language("san", every, BASELINE_MODELS) == "Devanagari"
 
 
 # -- scoring ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pagesage.domain.languages import model_for_script, parse_spec
+from pagesage.domain.languages import bcp47, model_for_script, parse_spec, tag_for_script
 from pagesage.engines.tesseract import parse_tsv
 from pagesage.errors import EngineError, InvalidLanguage
 from pagesage.text.cer import cer, normalize_for_scoring, wer
@@ -184,9 +184,17 @@ def test_parse_spec_unknown_names_installed_models():
 
 def test_model_for_script():
     assert model_for_script("Latin", INSTALLED) == ("eng", None)
+    assert model_for_script("Latin", INSTALLED | {"Latin_eng"}) == ("Latin_eng", None)
     assert model_for_script("Devanagari", INSTALLED) == ("Devanagari", None)
     assert model_for_script("Devanagari", INSTALLED - {"Devanagari"}) == ("san", None)
     assert model_for_script("Devanagari", {"eng", "hin"}) == ("hin", None)
+
+
+def test_latin_eng_words_are_english():
+    assert bcp47("Latin_eng") == "en" and bcp47("Latin") == "und-Latn"
+    assert tag_for_script("Latin", "Latin_eng") == tag_for_script("Latin", "san+eng") == "en"
+    assert tag_for_script("Latin", "Latin") == "und-Latn"
+    assert tag_for_script("Devanagari", "Latin_eng+san") == "sa"
 
 
 def test_model_for_unknown_script_falls_back_to_eng_with_warning():

@@ -73,7 +73,7 @@ BATCH_MAX_BYTES = 1_000_000_000
 MAX_IMAGE_PIXELS = 40_000_000
 
 HINTS: dict[str, str | None] = {
-    "eng": None, "Latin": None, "Devanagari": None,
+    "eng": None, "Latin": None, "Latin_eng": None, "Devanagari": None,
     "san": "sa", "hin": "hi", "mar": "mr", "nep": "ne",
     "sa": "sa", "hi": "hi", "mr": "mr", "ne": "ne",
 }

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from pagesage import imaging
 from pagesage.domain.jobs import FileFormat
+from pagesage.domain.languages import AUTO, SCRIPT_MODELS
 from pagesage.errors import EngineError, InputError
 from pagesage.text.cer import cer, normalize_for_scoring, wer
 from pagesage.text.normalize import JOINERS
@@ -52,10 +53,16 @@ _INFIXES = ("", ".bin", ".nrm")  # page.png, then ocropy's page.bin.png / page.n
 MANIFEST_COLUMNS = ("path", "kind", "language", "ground_truth_path", "notes")
 SINGLE_LINE_NOTE = "single line (psm 7)"
 """A manifest note with this phrase marks a line image, read with page segmentation mode 7."""
-MANIFEST_MODELS = {"san": "Devanagari", "san-Latn": None}
-"""Manifest language code -> Tesseract model (None: no model; the code is dropped). Sanskrit is
-read with the Devanagari script model, which beats `san` on the corpus (`domain.languages`);
-romanised Sanskrit has no model of its own and is left to `eng`."""
+MANIFEST_MODELS: dict[str, tuple[str, ...]] = {
+    "eng": SCRIPT_MODELS["Latin"], "san": ("Devanagari",), "san-Latn": SCRIPT_MODELS["Latin"][:1]}
+"""Manifest language code -> the models the pipeline reads it with, best first: the first
+installed is used, a code with none installed is dropped; any other code is its own model.
+English is read as `auto` reads Latin-script pages (`domain.languages.SCRIPT_MODELS`); Sanskrit
+with the Devanagari script model, which beats `san` on the corpus; romanised Sanskrit with
+`Latin_eng`, whose character set has IAST's letters, else left to the other codes."""
+BASELINE_MODELS: dict[str, tuple[str, ...]] = {"san": ("Devanagari",), "san-Latn": ()}
+"""The same for the plain `tesseract` baseline: each language's own model (`eng` for English),
+Sanskrit with the Devanagari script model; romanised Sanskrit has no model and is dropped."""
 ALL = "all"
 
 
@@ -71,8 +78,9 @@ class EvalCase:
         set_name: the file's parent folder relative to the root, `/`-separated (`eng-oldbooks`);
             the root folder's own name for a file directly in it.
         name: the file as reported, its path relative to the root (`eng-oldbooks/a041.tiff`).
-        language: Tesseract `-l` spec (`eng`, `Devanagari`, `eng+deu`).
+        language: Tesseract `-l` spec the pipeline reads with (`auto`, `Latin_eng`, `eng+deu`).
         psm: Tesseract page segmentation mode: 3 (automatic, a page) or 7 (a single line).
+        baseline_language: the `-l` spec of the plain `tesseract` baseline (`eng`, `Devanagari`).
     """
 
     path: Path
@@ -81,11 +89,13 @@ class EvalCase:
     name: str
     language: str
     psm: int = 3
+    baseline_language: str = "eng"
 
 
 def cases_from_folder(folder: Path, lang: str, *, psm: int = 3) -> list[EvalCase]:
     """Every image under `folder` (recursively) with a `.gt.txt` ground truth beside it, sorted
-    by path, all with language spec `lang` and page segmentation mode `psm`.
+    by path, all with language spec `lang` and page segmentation mode `psm`; the baseline reads
+    them with `lang` too, `eng` where that is `auto`.
 
     `page.gt.txt` pairs with the first of `page.png`, `page.tif`, `page.tiff`, `page.jpg`,
     `page.jpeg`, `page.pdf` that exists, then the same names with `.bin` or `.nrm` before the
@@ -107,7 +117,8 @@ def cases_from_folder(folder: Path, lang: str, *, psm: int = 3) -> list[EvalCase
             continue
         _read_ground_truth(gt)
         cases.append(EvalCase(path=image, ground_truth_path=gt, set_name=_set_name(image.relative_to(folder), folder),
-                              name=image.relative_to(folder).as_posix(), language=lang, psm=psm))
+                              name=image.relative_to(folder).as_posix(), language=lang, psm=psm,
+                              baseline_language=_baseline_spec(lang)))
     if not cases:
         raise InputError(f"{folder} has no image with a ground truth beside it (page.png + page.gt.txt)")
     return cases
@@ -119,7 +130,9 @@ def cases_from_manifest(manifest_path: Path, lang_override: str | None = None, *
     manifest order; paths are relative to the manifest's folder.
 
     `language` is the manifest's `+`-joined codes mapped to installed Tesseract models
-    (`manifest_language`), or `lang_override` for every case when given. `psm` is 7 for rows
+    (`manifest_language` with MANIFEST_MODELS), `baseline_language` the same with
+    BASELINE_MODELS; `lang_override` for both when given (`eng` for the baseline where it is
+    `auto`). `psm` is 7 for rows
     whose notes say "single line (psm 7)", else 3. `installed` is the set of model names
     (the engine's `installed_languages()`; only consulted without `lang_override`).
 
@@ -151,22 +164,33 @@ def cases_from_manifest(manifest_path: Path, lang_override: str | None = None, *
         psm = 7 if SINGLE_LINE_NOTE in (row["notes"] or "") else 3
         cases.append(EvalCase(path=path, ground_truth_path=gt, set_name=_set_name(Path(row["path"]), root),
                               name=row["path"], psm=psm,
-                              language=lang_override or manifest_language(row["language"], models)))
+                              language=lang_override or manifest_language(row["language"], models),
+                              baseline_language=_baseline_spec(lang_override) if lang_override
+                              else manifest_language(row["language"], models, BASELINE_MODELS)))
     return cases
 
 
-def manifest_language(codes: str, installed: Iterable[str]) -> str:
-    """The Tesseract spec for a manifest `language` value: each `+`-joined code mapped by
-    MANIFEST_MODELS (`san` -> `Devanagari`, `san-Latn` dropped), those not in `installed`
-    dropped, `eng` when none remain: `san` -> `Devanagari`, `san-Latn+eng` -> `eng`,
-    `eng+deu+fra` -> itself with `deu` and `fra` installed, `eng` without them."""
+def manifest_language(codes: str, installed: Iterable[str],
+                      table: dict[str, tuple[str, ...]] = MANIFEST_MODELS) -> str:
+    """The Tesseract spec for a manifest `language` value: each `+`-joined code replaced by the
+    first of its models in `table` (MANIFEST_MODELS, the pipeline's; BASELINE_MODELS, plain
+    Tesseract's) that is in `installed`, a code not in `table` by itself if installed, the rest
+    dropped, duplicates once, `eng` when none remain. With `Latin_eng` installed the pipeline
+    reads `eng` and `san-Latn+eng` with `Latin_eng` and `san` with `Devanagari`; the baseline
+    reads both of the first with `eng`; `eng+deu+fra` gives `eng+deu+fra` to the baseline
+    where `deu` and `fra` are installed, `eng` where they are not."""
     have = set(installed)
     models: list[str] = []
     for code in codes.split("+"):
-        model = MANIFEST_MODELS.get(code.strip(), code.strip())
-        if model and model in have and model not in models:
+        code = code.strip()
+        model = next((m for m in table.get(code, (code,)) if m in have), None)
+        if model and model not in models:
             models.append(model)
     return "+".join(models) or "eng"
+
+
+def _baseline_spec(lang: str) -> str:
+    return "eng" if lang == AUTO else lang
 
 
 def _image_for(gt: Path) -> Path | None:
@@ -358,7 +382,8 @@ def run_eval(cases: Iterable[EvalCase], ocr: Reader, *, baseline: Reader | None 
 # -- the baseline: plain Tesseract -----------------------------------------------------------
 
 def plain_tesseract(case: EvalCase, *, dpi: int = 300) -> tuple[str, float]:
-    """The `tesseract` command as it is: `tesseract FILE - -l LANG --psm N` with
+    """The `tesseract` command as it is: `tesseract FILE - -l LANG --psm N` (LANG: the case's
+    `baseline_language`) with
     OMP_THREAD_LIMIT=1; returns (text, wall seconds, rendering included).
 
     An image is given to the command as it is (it reads every frame of a multi-page TIFF). A
@@ -386,7 +411,8 @@ def plain_tesseract(case: EvalCase, *, dpi: int = 300) -> tuple[str, float]:
 
 
 def _tesseract(image: Path, case: EvalCase) -> str:
-    return _run(["tesseract", str(image), "-", "-l", case.language, "--psm", str(case.psm)], f"read {case.name}")
+    return _run(["tesseract", str(image), "-", "-l", case.baseline_language, "--psm", str(case.psm)],
+                f"read {case.name}")
 
 
 def _run(command: list[str], what: str) -> str:
