@@ -19,6 +19,7 @@ PAGES = [
     ("san-imagessan/shreelipi-p002.png", "Devanagari", 3),
     ("eng-uw3-lines/0701-010023.bin.png", "eng", 7),
     ("eng-alice-hocrtools/alice_1.png", "eng", 3),
+    ("san-iast/iasttest1.png", "Latin_eng", 3),
 ]
 CLI_ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 

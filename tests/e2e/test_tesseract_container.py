@@ -413,6 +413,7 @@ def test_the_dockerfile_installs_the_makefiles_tesseract_and_runs_the_app_unpriv
     assert "--no-install-recommends" in install
     assert {p.split("=")[0] for p in install if not p.startswith("-")} == _makefile_list("APT_PKGS")
     assert "rm -rf /var/lib/apt/lists/*" in runs
+    assert "sh /tmp/latin-eng-model.sh /usr/share/tesseract-ocr/5/tessdata" in runs  # as `make models` builds it
     env = dockerfile.envs
     assert env["OMP_THREAD_LIMIT"] == "1" and env["PORT"] == "8080"
     users = [i["value"] for i in dockerfile.structure if i["instruction"] == "USER"]

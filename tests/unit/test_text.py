@@ -203,6 +203,12 @@ def test_model_for_unknown_script_falls_back_to_eng_with_warning():
     assert warning and "Arabic" in warning
     model, warning = model_for_script("Devanagari", {"eng", "osd"})
     assert model == "eng" and "Devanagari" in warning
+    assert model_for_script("Arabic", INSTALLED | {"Latin_eng"}) == ("Latin_eng", "no installed model for script 'Arabic'; used Latin_eng")
+
+
+def test_too_little_text_for_osd_is_read_as_latin():
+    assert model_for_script(None, INSTALLED) == ("eng", "too little text for orientation and script detection; used eng")
+    assert model_for_script(None, INSTALLED | {"Latin_eng"})[0] == "Latin_eng"
 
 
 # -- parse_tsv -------------------------------------------------------------------------------

@@ -49,12 +49,17 @@ def parse_spec(spec: str, installed: set[str]) -> str:
     return "+".join(models)
 
 
-def model_for_script(script: str, installed: set[str]) -> tuple[str, str | None]:
-    """The model to use for an OSD-detected script, and a warning when falling back to `eng`."""
-    for model in SCRIPT_MODELS.get(script, ()):
+def model_for_script(script: str | None, installed: set[str]) -> tuple[str, str | None]:
+    """The model to use for an OSD-detected script (None: OSD found too little text), and a
+    warning when it is not the script's own: the first installed of the script's SCRIPT_MODELS,
+    else the first installed Latin one (`eng` when none is)."""
+    for model in SCRIPT_MODELS.get(script or "", ()):
         if model in installed:
             return model, None
-    return "eng", f"no installed model for script {script!r}; used eng"
+    fallback = next((model for model in SCRIPT_MODELS["Latin"] if model in installed), "eng")
+    if script is None:
+        return fallback, f"too little text for orientation and script detection; used {fallback}"
+    return fallback, f"no installed model for script {script!r}; used {fallback}"
 
 
 def bcp47(model: str) -> str:

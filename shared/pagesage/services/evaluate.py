@@ -132,9 +132,9 @@ def cases_from_manifest(manifest_path: Path, lang_override: str | None = None, *
     `language` is the manifest's `+`-joined codes mapped to installed Tesseract models
     (`manifest_language` with MANIFEST_MODELS), `baseline_language` the same with
     BASELINE_MODELS; `lang_override` for both when given (`eng` for the baseline where it is
-    `auto`). `psm` is 7 for rows
-    whose notes say "single line (psm 7)", else 3. `installed` is the set of model names
-    (the engine's `installed_languages()`; only consulted without `lang_override`).
+    `auto`). `psm` is 7 for rows whose notes say "single line (psm 7)", else 3. `installed` is
+    the set of model names (the engine's `installed_languages()`; only consulted without
+    `lang_override`).
 
     Raises:
         InputError: the manifest cannot be read as UTF-8 TSV, lacks a column, names a file that

@@ -204,10 +204,7 @@ def _engine_file(context: PageContext) -> Path:
 
 
 def _choose_model(detection: OsdResult | None, engine: OcrEngine, warnings: list[str]) -> str:
-    if detection is None:
-        warnings.append("too little text for orientation and script detection; used eng")
-        return "eng"
-    model, note = model_for_script(detection.script, set(engine.installed_languages()))
+    model, note = model_for_script(detection.script if detection else None, set(engine.installed_languages()))
     if note:
         warnings.append(note)
     return model
