@@ -1,4 +1,6 @@
-"""The image operations `domain.preprocessing.plan` chooses, on Pillow images (OpenCV inside).
+"""The image operations `domain.preprocessing.plan` chooses (`rotate-*`, `deskew`), and those
+`make bench` measures as candidates and the plan declined (`rescale`, `remove-border`;
+docs/preprocessing.md), on Pillow images (OpenCV inside).
 
 Every operation returns a new image and leaves its input alone; none moves text relative to
 the page except the turns (`rotate-*`, `deskew`) and `rescale`, whose results are the page image

@@ -10,9 +10,10 @@ The steps, in the order they are applied:
       `ROTATE_THRESHOLD`.
     * `deskew`: turn the page level when the skew measured on the upright page is at least
       `DESKEW_MIN_DEGREES`.
-    * `rescale`: enlarge a page whose text is smaller than `SMALL_X_HEIGHT_PX` so its x-height
-      becomes `TARGET_X_HEIGHT_PX` (at most `MAX_UPSCALE`x); the DPI given to the engine grows
-      by the same factor.
+
+Enlarging small text (x-height under 15 px to 24 px, after Tesseract's FAQ "Is there a minimum
+text size?") is not a step: it lowered `eng`'s CER on the one such corpus page, but raised
+`Latin_eng`'s, the model `auto` reads Latin script with (docs/preprocessing.md).
 """
 
 from __future__ import annotations
@@ -30,13 +31,6 @@ DESKEW_MIN_DEGREES = 1.5
 corpus pages turned by 0.5 and 1 degree, deskewing changed CER by -0.3 to +0.5 points (noise
 of resampling); from 2 degrees on it won on every page (up to 37 points at 5 degrees)."""
 
-SMALL_X_HEIGHT_PX = 15.0
-TARGET_X_HEIGHT_PX = 24.0
-MAX_UPSCALE = 3.0
-"""Tesseract's FAQ ("Is there a minimum text size?"): accuracy is best from an x-height of about
-20 pixels and drops sharply below 10; text under 15 pixels is enlarged to 24 (bicubic)."""
-
-
 @dataclass(frozen=True)
 class Step:
     """One considered operation.
@@ -45,7 +39,7 @@ class Step:
         name: what is done, as recorded in `preprocessingApplied` (`rotate-90`, `deskew`, ...).
         apply: False when it was considered and declined (then `note` says why).
         value: its parameter — degrees for `rotate-*` (clockwise) and `deskew`
-            (counter-clockwise), the factor for `rescale`; None when it has none.
+            (counter-clockwise); None when it has none.
         note: a human-readable line for the page result's warnings, or None.
     """
 
@@ -64,10 +58,10 @@ def upright_turn(detection: OsdResult | None) -> int:
     return detection.rotate
 
 
-def plan(*, detection: OsdResult | None, skew_angle: float | None, x_height_px: float | None) -> list[Step]:
+def plan(*, detection: OsdResult | None, skew_angle: float | None) -> list[Step]:
     """The steps for a page, in the order they are applied, from OSD (None: not run or too
-    little text) and the analysis of the upright page: its skew (degrees counter-clockwise,
-    None: not measurable) and x-height (pixels, None: not measurable)."""
+    little text) and the skew measured on the upright page (degrees counter-clockwise, None:
+    not measurable)."""
     steps: list[Step] = []
     turn = upright_turn(detection)
     if turn:
@@ -78,7 +72,4 @@ def plan(*, detection: OsdResult | None, skew_angle: float | None, x_height_px: 
                           f"{detection.orientation_confidence:.1f} < {ROTATE_THRESHOLD}; left as scanned"))
     if skew_angle is not None and abs(skew_angle) >= DESKEW_MIN_DEGREES:
         steps.append(Step("deskew", True, -skew_angle, f"page deskewed by {-skew_angle:.2f} degrees"))
-    if x_height_px is not None and x_height_px < SMALL_X_HEIGHT_PX:
-        factor = round(min(MAX_UPSCALE, TARGET_X_HEIGHT_PX / x_height_px), 3)
-        steps.append(Step("rescale", True, factor, f"text {x_height_px:.0f} px high enlarged {factor:g}x"))
     return steps

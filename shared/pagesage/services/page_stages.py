@@ -150,15 +150,12 @@ def preprocess(context: PageContext, engine: OcrEngine) -> Done:
     itself (Document AI deskews and turns pages on its side)."""
     if not engine.detects_orientation:
         return Done(skipped=f"{engine.name} turns and deskews pages itself")
-    steps = preprocessing.plan(detection=context.detection, skew_angle=context.analysis.skew_angle,
-                               x_height_px=context.analysis.x_height_px)
+    steps = preprocessing.plan(detection=context.detection, skew_angle=context.analysis.skew_angle)
     context.warnings.extend(step.note for step in steps if step.note)
     for step in steps:
         if step.apply:
             context.image = operations.apply(step, context.image)
             context.engine_input = None
-            if step.name == "rescale":
-                context.dpi = round(context.dpi * step.value)
             context.pixels_changed = True
             context.preprocessing_applied.append(step.name)
     return Done(applied=tuple(context.preprocessing_applied),
