@@ -12,8 +12,8 @@ preprocessing step, on the public corpus, in one run.
    engine, same pages: mean CER before/after per set, pages better and worse by more than 0.1
    point. Deskew is also measured on corpus pages turned by known angles, since no corpus page
    with ground truth is skewed.
-Targets: English mean page CER <= 0.8x plain, no page worse by more than
-0.5 point; Devanagari mean page CER <= 6.0 %.
+Targets: English mean page CER <= 0.8x plain, no page worse by more than 0.5 point; Devanagari
+mean page CER <= 6.0 %.
 """
 
 from __future__ import annotations
