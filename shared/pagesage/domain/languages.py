@@ -20,7 +20,7 @@ Debian's `Latin` and `eng` models at install time (docs/architecture.md, "Langua
 
 SCRIPT_MODELS = {"Latin": (LATIN_ENG, "eng"), "Devanagari": ("Devanagari", "san", "hin")}
 """OSD script -> candidate models, best first. On the corpus's English pages `Latin_eng` makes
-fewer errors than `eng` (and reads IAST's diacritics, which `eng` cannot), for 1.4-1.6x the
+fewer errors than `eng` (and reads IAST's diacritics, which `eng` cannot), for 1.5-1.6x the
 recognition time; on its Sanskrit pages the Devanagari script model beats `san` on every page
 (docs/architecture.md, "Languages")."""
 
