@@ -154,7 +154,7 @@ def analyse(image: Image.Image, *, dpi: int) -> PageAnalysis:
     if image.mode == "1":
         ink = 255 - reduced
     else:
-        ink = _reduce(cv2.threshold(grey, threshold - 1, 255, cv2.THRESH_BINARY_INV)[1], k)
+        ink = _reduced_ink(grey, threshold, k)
     ink_share, ink_grey, paper_grey = _classes(histogram, threshold)
     components = _Components(ink, k, speck=SPECK_MM2 * (dpi / 25.4) ** 2)
     return PageAnalysis(
@@ -201,6 +201,20 @@ def _reduce(plane: np.ndarray, k: int) -> np.ndarray:
     if k == 1:
         return np.ascontiguousarray(plane)
     return cv2.resize(plane, (max(1, plane.shape[1] // k), max(1, plane.shape[0] // k)), interpolation=cv2.INTER_AREA)
+
+
+STRIP_ROWS = 256
+"""Working rows thresholded at a time by `_reduced_ink`."""
+
+
+def _reduced_ink(grey: np.ndarray, threshold: int, k: int) -> np.ndarray:
+    """The ink (grey levels below `threshold`, as 255) of `grey` (sides multiples of k) reduced
+    k times by pixel-area averaging, thresholded in strips of `STRIP_ROWS` x k rows so that no
+    full-resolution copy of the page is made besides `grey` (the same pixels as thresholding
+    it whole: each working pixel averages a k x k block that lies in one strip)."""
+    rows = STRIP_ROWS * k
+    return np.concatenate([_reduce(cv2.threshold(grey[top:top + rows], threshold - 1, 255, cv2.THRESH_BINARY_INV)[1], k)
+                           for top in range(0, grey.shape[0], rows)])
 
 
 def _otsu(histogram: np.ndarray) -> int:
