@@ -1,6 +1,7 @@
-"""The image operations `domain.preprocessing.plan` chooses (`rotate-*`, `deskew`), and those
+"""The image operations `domain.preprocessing.plan` chooses (`rotate-*`, `deskew`), those
 `make bench` measures as candidates and the plan declined (`rescale`, `remove-border`;
-docs/preprocessing.md), on Pillow images (OpenCV inside).
+docs/preprocessing.md), and the bilevel copy orientation detection reads (`binarised`), on
+Pillow images (OpenCV inside).
 
 Every operation returns a new image and leaves its input alone; none moves text relative to
 the page except the turns (`rotate-*`, `deskew`) and `rescale`, whose results are the page image
@@ -42,6 +43,19 @@ def apply(step: Step, image: Image.Image) -> Image.Image:
     if step.name == "remove-border":
         return _remove_border(image)
     raise ValueError(f"unknown preprocessing step {step.name!r}")
+
+
+def binarised(image: Image.Image) -> Image.Image:
+    """`image` in 1 bit per pixel (mode "1", same size), cut at the global Otsu threshold of its
+    grey levels (N. Otsu, "A threshold selection method from gray-level histograms", IEEE Trans.
+    SMC 9(1), 1979; OpenCV `THRESH_OTSU`), the binarisation Tesseract applies itself by default
+    (`thresholding_method` 0). A mode "1" image is returned as it is. Orientation and script
+    detection reads this copy (docs/architecture.md, "A page through the pipeline")."""
+    if image.mode == "1":
+        return image
+    grey = np.asarray(image if image.mode == "L" else image.convert("L"))
+    _, bilevel = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return Image.fromarray(bilevel).convert("1", dither=Image.Dither.NONE)
 
 
 def _white(image: Image.Image):

@@ -10,8 +10,12 @@ import subprocess
 import threading
 
 import pytest
+from PIL import Image
 
+from pagesage.config import Settings
 from pagesage.engines.tesseract import TesseractEngine, parse_tsv
+from pagesage.imaging import format_of_file
+from pagesage.services import page_stages
 
 PAGES = [
     ("eng-oldbooks/c030.tiff", "eng", 3),
@@ -101,3 +105,36 @@ def test_missing_models_and_unreadable_images_are_engine_errors(engine, corpus, 
     assert str(tmp_path) not in caught.value.detail
     assert "osd" in engine.installed_languages() and "Devanagari" in engine.installed_languages()
     assert re.fullmatch(r"\d+\.\d+\.\d+", engine.version())
+
+
+class _Recording:
+    """The real engine, noting the mode of every image OSD is handed."""
+
+    def __init__(self, engine: TesseractEngine):
+        self.engine, self.osd_modes = engine, []
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def detect(self, image, *, dpi):
+        with Image.open(image) as opened:
+            self.osd_modes.append(opened.mode)
+        return self.engine.detect(image, dpi=dpi)
+
+
+@pytest.mark.parametrize("path", ["eng-alice-hocrtools/alice_1.png", "san-imagessan/shreelipi-p003.png",
+                                  "pdf/ocrmypdf-skew.pdf", "san-iast/iasttest1.png"])
+def test_osd_reads_a_bilevel_copy_and_decides_as_on_the_grey_page(engine, corpus, tmp_path, path):
+    source = corpus / path
+    recording = _Recording(engine)
+    context = page_stages.PageContext(source=source, file_format=format_of_file(source), page_no=1, page_count=1,
+                                      languages="auto", settings=Settings(), work=tmp_path)
+    page_stages.render(context, recording)
+    assert context.image.mode in ("L", "RGB", "P")  # grey or colour pixels: OSD gets a copy
+    page_stages.analyse(context, recording)
+    assert recording.osd_modes == ["1"]
+    grey = tmp_path / "grey.png"
+    context.image.save(grey, dpi=(context.dpi, context.dpi))
+    on_grey, _ = engine.detect(grey, dpi=context.dpi)
+    assert (context.detection.rotate, context.detection.script) == (on_grey.rotate, on_grey.script)
+    assert context.detection.orientation_confidence == pytest.approx(on_grey.orientation_confidence, abs=2.5)

@@ -125,12 +125,12 @@ def render(context: PageContext, engine: OcrEngine) -> Done:
 
 def analyse(context: PageContext, engine: OcrEngine) -> Done:
     """With `auto` and an engine that leaves it to PageSage, orientation and script detection
-    (Tesseract OSD), which picks the model; then image quality metrics (`page_analysis`) of the
-    page as it will be turned upright."""
+    (Tesseract OSD, on a bilevel copy of the page), which picks the model; then image quality
+    metrics (`page_analysis`) of the page as it will be turned upright."""
     applied = []
     context.model = context.languages  # `auto` stays `auto` for an engine that detects languages itself
     if context.languages == AUTO and engine.detects_orientation:
-        context.detection, context.osd_seconds = engine.detect(_engine_file(context), dpi=context.dpi)
+        context.detection, context.osd_seconds = engine.detect(_osd_file(context), dpi=context.dpi)
         context.model = _choose_model(context.detection, engine, context.warnings)
         applied.append("osd")
     turn = preprocessing.upright_turn(context.detection)
@@ -198,6 +198,18 @@ def _engine_file(context: PageContext) -> Path:
         context.engine_input = context.work / "page.png"
         context.image.save(context.engine_input, format="PNG", compress_level=1, dpi=(context.dpi, context.dpi))
     return context.engine_input
+
+
+def _osd_file(context: PageContext) -> Path:
+    """The file orientation and script detection reads: the page binarised as Tesseract would
+    binarise it (`preprocessing.binarised`), as a 1-bit PNG in the work folder; a page that is
+    1-bit already is read as the engine reads it. OSD works on the binary image either way;
+    handed it, Tesseract neither copies nor thresholds the grey page for it."""
+    if context.image.mode == "1":
+        return _engine_file(context)
+    path = context.work / "osd.png"
+    operations.binarised(context.image).save(path, format="PNG", dpi=(context.dpi, context.dpi))
+    return path
 
 
 def _choose_model(detection: OsdResult | None, engine: OcrEngine, warnings: list[str]) -> str:
