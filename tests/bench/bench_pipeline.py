@@ -190,7 +190,8 @@ def pagesage_child(config: str, docs: list[str], rounds: int, memory: bool) -> d
     for rel in docs:
         median = lambda key, rs=runs[rel]: statistics.median(x[key] for x in rs)  # noqa: E731
         row = {"path": rel, "pages": runs[rel][-1]["pages"], "wall_s": median("wall_s"), "server_s": median("server_s"),
-               "engine_s": median("engine_s"), "models": runs[rel][-1]["models"], "text": runs[rel][-1]["text"]}
+               "engine_s": median("engine_s"), "models": runs[rel][-1]["models"], "text": runs[rel][-1]["text"],
+               "stage_s": {k: statistics.median(x["stage_s"][k] for x in runs[rel]) for k in runs[rel][-1]["stage_s"]}}
         if cli_runs[rel]:
             row.update(cli_wall_s=statistics.median(c["wall_s"] for c in cli_runs[rel]),
                        cli_osd_retries=cli_runs[rel][-1]["osd_retries"], cli_text=cli_runs[rel][-1]["text"])
