@@ -1,9 +1,10 @@
 """Use case: OCR one page — the reading stages (`services.page_stages`), then `store`.
 
 With the language spec `auto`, Tesseract OSD decides per page how far to turn the page upright
-and which model reads its script (Latin -> `eng`, Devanagari -> the `Devanagari` script model);
-the detection is kept on the page result as provenance. A page with too little text for OSD is
-read with `eng` and a warning. Every stage's record is kept on the page result (`stages`).
+and which model reads its script (`domain.languages.model_for_script`: Latin -> `Latin_eng`,
+else `eng`; Devanagari -> the `Devanagari` script model); the detection is kept on the page
+result as provenance. A page with too little text for OSD is read with that Latin model and a
+warning. Every stage's record is kept on the page result (`stages`).
 """
 
 from __future__ import annotations
