@@ -208,7 +208,7 @@ def _osd_file(context: PageContext) -> Path:
     if context.image.mode == "1":
         return _engine_file(context)
     path = context.work / "osd.png"
-    operations.binarised(context.image).save(path, format="PNG", dpi=(context.dpi, context.dpi))
+    operations.binarised(context.image).save(path, format="PNG", compress_level=1, dpi=(context.dpi, context.dpi))
     return path
 
 
