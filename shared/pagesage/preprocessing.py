@@ -3,7 +3,8 @@
 docs/preprocessing.md), and the bilevel copy orientation detection reads (`binarised`), on
 Pillow images (OpenCV inside).
 
-Every operation returns a new image and leaves its input alone; none moves text relative to
+Every operation leaves its input alone and returns a new image (`binarised` hands a 1-bit
+image back as it is); none moves text relative to
 the page except the turns (`rotate-*`, `deskew`) and `rescale`, whose results are the page image
 that is stored, so token boxes stay in the coordinates of the stored image.
 """

@@ -203,6 +203,7 @@ def pagesage_child(config: str, docs: list[str], rounds: int, memory: bool) -> d
 
 
 def _job_record(client, job_id: str, started: float, done_at: dict) -> dict:
+    from pagesage.domain.stages import STAGES
     st = client.status(job_id)
     if st["status"] != "completed":
         raise RuntimeError(f"job {job_id}: {st['status']} {st.get('error_code')}: {st.get('error_message')}")
@@ -212,7 +213,7 @@ def _job_record(client, job_id: str, started: float, done_at: dict) -> dict:
     return {"pages": doc["page_count"], "wall_s": done_at[job_id] - started, "server_s": in_server.total_seconds(),
             "engine_s": sum(r["engine_seconds"] for r in results),
             "stage_s": {name: sum(x["seconds"] for r in results for x in r["stages"] if x["stage"] == name)
-                        for name in ("render", "analyse", "preprocess", "recognise", "layout", "store")},
+                        for name in STAGES},
             "models": sorted({r["config"]["languages"] for r in results}),
             "text": client.result(job_id, "text").decode("utf-8")}
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pagesage import page_analysis
 from pagesage.domain import quality
 from pagesage.domain.pages import QualityMetrics
 from pagesage.domain.stages import StageRecord
 from pagesage.imaging import detect_format, render_page
-from pagesage import page_analysis
 from pagesage.page_analysis import SOURCE, PageAnalysis, analyse
 
 ALICE = "eng-alice-hocrtools/alice_1.png"  # grey scan of a printed LaTeX page, 300 dpi

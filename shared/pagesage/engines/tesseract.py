@@ -63,7 +63,7 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 128 * 1024
 """Allocations at least this large get pages of their own from the kernel (mmap), handed back
 as soon as they are freed; glibc's default is the same 128 KiB, but it raises the threshold
-after each such block is freed (up to 32 MiB), after which a page's image buffers come from the
+after each such block is freed (up to 32 MiB on 64-bit systems; mallopt(3), M_MMAP_THRESHOLD), after which a page's image buffers come from the
 heap and stay resident there. Held fixed, two threads reading 20 of tests/bench/bench_throughput.py's
 book pages (`auto`) in one process measured a median RSS of anonymous memory of 175 -> 156 MB
 and a peak RSS of 268 -> 259 MB (two runs each), at the same speed."""
