@@ -72,13 +72,11 @@ and a peak RSS of 268 -> 259 MB (two runs each), at the same speed."""
 def fix_mmap_threshold() -> None:
     """Fix glibc's mmap threshold at `MMAP_THRESHOLD_BYTES` (mallopt(3) `M_MMAP_THRESHOLD`,
     which also turns off its dynamic adjustment), unless the environment already sets it
-    (`MALLOC_MMAP_THRESHOLD_`). A no-op where glibc is not the C library."""
+    (`MALLOC_MMAP_THRESHOLD_`). Process-wide; `TesseractEngine` calls it when constructed. A
+    no-op where glibc is not the C library."""
     set_option = getattr(_LIBC, "mallopt", None)
     if set_option is not None and "MALLOC_MMAP_THRESHOLD_" not in os.environ:
         set_option(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-
-
-fix_mmap_threshold()  # before the worker threads' arenas fill with page buffers
 
 _WORD_LEVEL = 5  # TSV `level` of a word (1 page, 2 block, 3 paragraph, 4 line, 5 word)
 
@@ -112,6 +110,7 @@ class TesseractEngine:
     """Priced as compute-seconds at the configured Cloud Run rate (`pagesage.pricing`)."""
 
     def __init__(self, *, timeout: float = 300.0, oem: int = 1, tessdata: str | None = None) -> None:
+        fix_mmap_threshold()  # before the worker threads' arenas fill with page buffers
         self.timeout = timeout
         self.oem = oem
         self.tessdata = tessdata or tesserocr.get_languages()[0]
