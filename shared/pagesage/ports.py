@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Callable, Literal, Protocol, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,9 @@ from pagesage.domain.jobs import Job
 from pagesage.domain.provenance import Link, Review, SourceDoc
 from pagesage.domain.pages import CostEntry, OsdResult, Page, PageResult, QualityMetrics, Run, Token
 from pagesage.domain.tokens import EngineWord
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class Store(Protocol):
@@ -324,9 +327,10 @@ class OcrEngine(Protocol):
     def installed_languages(self) -> frozenset[str]:
         """Names of the models this engine can load."""
 
-    def detect(self, image: Path, *, dpi: int) -> tuple[OsdResult | None, float]:
-        """Orientation and script of the page image (None: too little text to tell);
-        returns (result, wall seconds)."""
+    def detect(self, image: Path | Image.Image, *, dpi: int) -> tuple[OsdResult | None, float]:
+        """Orientation and script of the page image, a file or decoded pixels (a Pillow image:
+        the pipeline hands OSD a bilevel copy it never stores, so it is not written to a file);
+        (result or None: too little text to tell, wall seconds)."""
 
     def recognize(self, image: Path, *, languages: str, dpi: int, psm: int) -> EngineOutput:
         """Words of the upright page image at `image` with the given model(s)."""

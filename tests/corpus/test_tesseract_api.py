@@ -57,6 +57,16 @@ def test_osd_is_the_clis(engine, corpus):
         assert seconds > 0
 
 
+def test_osd_on_pixels_is_osd_on_the_file(engine, corpus, tmp_path):
+    # the pipeline hands OSD a Pillow image; Tesseract must see the pixels it would read from a file
+    for path in ("eng-tesseract-testing/phototest.tif", "san-imagessan/shreelipi-p003.png", "eng-oldbooks/c030.tiff"):
+        with Image.open(corpus / path) as opened:
+            pixels = opened.convert("1", dither=Image.Dither.NONE) if opened.mode != "1" else opened.copy()
+        pixels.save(tmp_path / "page.png")
+        on_pixels, on_file = engine.detect(pixels, dpi=300)[0], engine.detect(tmp_path / "page.png", dpi=300)[0]
+        assert on_pixels is not None and on_pixels == on_file, path
+
+
 def test_hocr_is_the_clis_page(engine, corpus):
     path = corpus / "eng-tesseract-testing/phototest.tif"
     hocr, _ = engine.hocr(path, languages="eng", dpi=300, psm=3)
@@ -117,8 +127,7 @@ class _Recording:
         return getattr(self.engine, name)
 
     def detect(self, image, *, dpi):
-        with Image.open(image) as opened:
-            self.osd_modes.append(opened.mode)
+        self.osd_modes.append(image.mode)  # handed pixels, not a file
         return self.engine.detect(image, dpi=dpi)
 
 

@@ -154,6 +154,13 @@ def test_detect_gives_the_local_osd_and_the_engine_seconds(remote, local, corpus
         assert seconds > 0
 
 
+def test_detect_sends_pixels_as_a_png(remote, local):
+    with Image.open(ALICE) as opened:
+        pixels = opened.convert("1", dither=Image.Dither.NONE)
+    (there, _), (here, _) = remote.detect(pixels, dpi=300), local.detect(pixels, dpi=300)
+    assert there is not None and there == here
+
+
 def test_detect_on_a_blank_page_is_null(remote, tmp_path):
     blank = tmp_path / "blank.png"
     Image.new("L", (800, 1000), 255).save(blank)

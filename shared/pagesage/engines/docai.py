@@ -196,7 +196,7 @@ class DocumentAiEngine:
         """Language names a job may ask for (the keys of `HINTS`)."""
         return frozenset(HINTS)
 
-    def detect(self, image: Path, *, dpi: int) -> tuple[OsdResult | None, float]:
+    def detect(self, image: Path | Image.Image, *, dpi: int) -> tuple[OsdResult | None, float]:
         """Always (None, 0.0): Document AI sets pages upright itself (`Page.transforms`) and
         `recognize` maps boxes back into the image sent, so PageSage needs no turn; asking for
         orientation alone would bill the page twice."""

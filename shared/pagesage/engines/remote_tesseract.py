@@ -21,6 +21,7 @@ plain `PageSageError` (`internal_error`): not the document's fault.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
@@ -30,6 +31,7 @@ from typing import Callable
 import httpx
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
+from PIL import Image
 
 from pagesage.domain.jobs import JobErrorCode
 from pagesage.domain.pages import OsdResult
@@ -143,8 +145,9 @@ class RemoteTesseractEngine:
         """Models the container's Tesseract can load (read once from `/health`)."""
         return frozenset(self._read_health()["languages"])
 
-    def detect(self, image: Path, *, dpi: int) -> tuple[OsdResult | None, float]:
-        """OSD of the page in the container; returns (result or None, engine wall seconds).
+    def detect(self, image: Path | Image.Image, *, dpi: int) -> tuple[OsdResult | None, float]:
+        """OSD of the page (a file, or a Pillow image sent as PNG) in the container; returns
+        (result or None, engine wall seconds).
 
         Raises:
             EngineError: the container refused the image or Tesseract failed on it.
@@ -197,9 +200,10 @@ class RemoteTesseractEngine:
                 self._health = self._json(self._retrying(lambda: self._send("GET", HEALTH_PATH)))
             return self._health
 
-    def _post(self, path: str, image: Path, params: dict) -> tuple[httpx.Response, float]:
-        """POST the image file; returns (the 2xx response, round-trip seconds of the last attempt)."""
-        data = image.read_bytes()
+    def _post(self, path: str, image: Path | Image.Image, params: dict) -> tuple[httpx.Response, float]:
+        """POST the image file (a Pillow image as a PNG); returns (the 2xx response, round-trip
+        seconds of the last attempt)."""
+        data = _png_bytes(image) if isinstance(image, Image.Image) else image.read_bytes()
         fmt = detect_format(data[:MAGIC_BYTES_NEEDED])
         if fmt is None or not fmt.value.startswith("image/"):
             raise EngineError("the page image is not a PNG, JPEG or TIFF image")
@@ -254,6 +258,13 @@ class RemoteTesseractEngine:
     @staticmethod
     def _log_retry(exc: Exception) -> None:
         log.warning("tesseract container busy, retrying: %s", exc)
+
+
+def _png_bytes(image: Image.Image) -> bytes:
+    """`image` as a PNG (zlib level 1, as the pipeline writes page images)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def _error_for(response: httpx.Response) -> PageSageError:

@@ -35,6 +35,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # read by libgomp when libtesseract loads
 
 import tesserocr  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from pagesage.domain.pages import OsdResult  # noqa: E402
 from pagesage.domain.tokens import EngineWord  # noqa: E402
@@ -129,8 +130,9 @@ class TesseractEngine:
         included), as `tesseract --list-langs` lists them."""
         return frozenset(tesserocr.get_languages(self.tessdata)[1])
 
-    def detect(self, image: Path, *, dpi: int) -> tuple[OsdResult | None, float]:
-        """OSD of the page: rotation to upright and script; returns (result, wall seconds).
+    def detect(self, image: Path | Image.Image, *, dpi: int) -> tuple[OsdResult | None, float]:
+        """OSD of the page (a file, or a Pillow image handed over as its pixels): rotation to
+        upright and script; returns (result, wall seconds).
 
         Tesseract gives up on pages with fewer than 50 usable characters; such pages are tried
         once more with 10 (`OSD_MIN_CHARACTERS`), and None is returned only when that fails too.
@@ -235,11 +237,17 @@ class TesseractEngine:
             raise EngineError(f"tesseract could not load the model(s) {languages!r}") from exc
 
     @staticmethod
-    def _set_image(api, image: Path, dpi: int) -> None:
+    def _set_image(api, image: Path | Image.Image, dpi: int) -> None:
+        """Hand `api` the page: a file read by Leptonica (as the CLI reads it), or a Pillow
+        image's pixels (`SetImage`: no file written and decoded again; the same words on the
+        same pixels, tests/corpus/test_tesseract_api.py). Raises `EngineError`."""
         api.SetVariable("user_defined_dpi", str(dpi))
         try:
-            api.SetImageFile(str(image))
-        except (RuntimeError, OSError) as exc:  # Leptonica failed, then Pillow (tesserocr's fallback)
+            if isinstance(image, Image.Image):
+                api.SetImage(image)
+            else:
+                api.SetImageFile(str(image))
+        except (RuntimeError, OSError, ValueError) as exc:  # Leptonica failed, then Pillow (tesserocr's fallback)
             log.warning("tesseract could not read %s: %s", image, exc)  # its message names server paths
             raise EngineError("tesseract could not read the page image") from exc
 

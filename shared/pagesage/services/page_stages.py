@@ -130,7 +130,7 @@ def analyse(context: PageContext, engine: OcrEngine) -> Done:
     applied = []
     context.model = context.languages  # `auto` stays `auto` for an engine that detects languages itself
     if context.languages == AUTO and engine.detects_orientation:
-        context.detection, context.osd_seconds = engine.detect(_osd_file(context), dpi=context.dpi)
+        context.detection, context.osd_seconds = engine.detect(_osd_image(context), dpi=context.dpi)
         context.model = _choose_model(context.detection, engine, context.warnings)
         applied.append("osd")
     turn = preprocessing.upright_turn(context.detection)
@@ -200,16 +200,13 @@ def _engine_file(context: PageContext) -> Path:
     return context.engine_input
 
 
-def _osd_file(context: PageContext) -> Path:
-    """The file orientation and script detection reads: the page binarised as Tesseract would
-    binarise it (`preprocessing.binarised`), as a 1-bit PNG in the work folder; a page that is
-    1-bit already is read as the engine reads it. OSD works on the binary image either way;
-    handed it, Tesseract neither copies nor thresholds the grey page for it."""
-    if context.image.mode == "1":
-        return _engine_file(context)
-    path = context.work / "osd.png"
-    operations.binarised(context.image).save(path, format="PNG", compress_level=1, dpi=(context.dpi, context.dpi))
-    return path
+def _osd_image(context: PageContext) -> Image.Image:
+    """The pixels orientation and script detection reads: the page binarised as Tesseract would
+    binarise it (`preprocessing.binarised`), or the page itself when it is 1-bit already. OSD
+    works on the binary image either way; handed it, Tesseract neither copies nor thresholds
+    the grey page for it. Handed over as pixels: the copy is never stored, so no file is
+    written for it."""
+    return operations.binarised(context.image)
 
 
 def _choose_model(detection: OsdResult | None, engine: OcrEngine, warnings: list[str]) -> str:
