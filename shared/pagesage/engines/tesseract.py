@@ -145,21 +145,23 @@ class TesseractEngine:
             EngineError: the image cannot be read.
         """
         raw = None
-        with self._osd_lock:
-            started = time.perf_counter()
-            if self._osd is None:
-                self._osd = self._load("osd", tesserocr.PSM.OSD_ONLY, tesserocr.OEM.DEFAULT)
-            try:
-                self._set_image(self._osd, image, dpi)
-                for least in OSD_MIN_CHARACTERS:
-                    self._osd.SetVariable("min_characters_to_try", str(least))
-                    raw = self._osd.DetectOrientationScript()
-                    if raw:
-                        break
-            finally:
-                self._osd.Clear()
-                release_freed_memory()
-            seconds = time.perf_counter() - started
+        try:
+            with self._osd_lock:
+                started = time.perf_counter()
+                if self._osd is None:
+                    self._osd = self._load("osd", tesserocr.PSM.OSD_ONLY, tesserocr.OEM.DEFAULT)
+                try:
+                    self._set_image(self._osd, image, dpi)
+                    for least in OSD_MIN_CHARACTERS:
+                        self._osd.SetVariable("min_characters_to_try", str(least))
+                        raw = self._osd.DetectOrientationScript()
+                        if raw:
+                            break
+                finally:
+                    self._osd.Clear()
+                seconds = time.perf_counter() - started
+        finally:
+            release_freed_memory()  # not under the lock: while another thread allocates, a trim can take 0.1 s or more
         if not raw:
             return None, seconds
         return OsdResult(
