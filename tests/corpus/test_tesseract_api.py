@@ -113,6 +113,12 @@ def test_missing_models_and_unreadable_images_are_engine_errors(engine, corpus, 
     with pytest.raises(EngineError, match="could not read") as caught:
         engine.recognize(broken, languages="eng", dpi=300, psm=3)
     assert str(tmp_path) not in caught.value.detail
+    with pytest.raises(EngineError, match="could not read") as caught:
+        engine.detect(broken, dpi=300)
+    assert str(tmp_path) not in caught.value.detail
+    with pytest.raises(EngineError, match="could not read"):
+        engine.detect(Image.new("I;16", (600, 800)), dpi=300)
+    assert engine.detect(Image.new("1", (600, 800), 1), dpi=300)[0] is None  # the engine is still usable: a blank page
     assert "osd" in engine.installed_languages() and "Devanagari" in engine.installed_languages()
     assert re.fullmatch(r"\d+\.\d+\.\d+", engine.version())
 
