@@ -241,8 +241,8 @@ class TesseractEngine:
     @staticmethod
     def _set_image(api, image: Path | Image.Image, dpi: int) -> None:
         """Hand `api` the page: a file read by Leptonica (as the CLI reads it), or a Pillow
-        image's pixels (`SetImage`: no file written and decoded again; the same words on the
-        same pixels, tests/corpus/test_tesseract_api.py). Raises `EngineError`."""
+        image's pixels (`SetImage`: no file written and decoded again; the same OSD as from a
+        file of those pixels, tests/corpus/test_tesseract_api.py). Raises `EngineError`."""
         api.SetVariable("user_defined_dpi", str(dpi))
         try:
             if isinstance(image, Image.Image):
