@@ -149,8 +149,9 @@ def analyse(image: Image.Image, *, dpi: int) -> PageAnalysis:
     grey, spread = _planes(image, k)
     grey = grey[: max(1, grey.shape[0] // k) * k, : max(1, grey.shape[1] // k) * k]  # whole working pixels
     reduced = _reduce(grey, k)
-    histogram = cv2.calcHist([np.ascontiguousarray(grey[::k, ::k])], [0], None, [256], [0, 256]).ravel()
-    threshold = 128 if image.mode == "1" else _otsu(histogram)
+    sample = np.ascontiguousarray(grey[::k, ::k])
+    histogram = cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel()
+    threshold = 128 if image.mode == "1" else _otsu(sample)
     if image.mode == "1":
         ink = 255 - reduced
     else:
@@ -218,17 +219,10 @@ def _reduced_ink(grey: np.ndarray, threshold: int, k: int) -> np.ndarray:
                            for top in range(0, grey.shape[0], rows)])
 
 
-def _otsu(histogram: np.ndarray) -> int:
-    """Otsu's threshold of a 256-bin grey histogram: grey levels below it are ink."""
-    levels = np.arange(256)
-    weight = np.cumsum(histogram)
-    total = weight[-1]
-    mass = np.cumsum(histogram * levels)
-    between = np.zeros(256)
-    inner = (weight > 0) & (weight < total)
-    w0, m0 = weight[inner], mass[inner]
-    between[inner] = (mass[-1] * w0 / total - m0) ** 2 / (w0 * (total - w0))
-    return int(np.argmax(between)) + 1
+def _otsu(sample: np.ndarray) -> int:
+    """Otsu's threshold of a grey sample (OpenCV `THRESH_OTSU`, which leaves grey levels up to
+    the value it returns dark): grey levels below the returned one are ink."""
+    return int(cv2.threshold(sample, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0]) + 1
 
 
 def _classes(histogram: np.ndarray, threshold: int) -> tuple[float, float, float]:
