@@ -157,8 +157,19 @@ def to_png(path: Path, *, dpi: int) -> bytes:
     if fmt is None:
         raise InputError("not an image PageSage reads")
     page = render_page(path, fmt, 1, dpi=dpi)
+    return png_bytes(page.image, dpi=page.dpi)
+
+
+PAGE_PNG_LEVEL = 1
+"""zlib level of the page images the pipeline writes, once per page: on a 1851 x 2621 grey book
+page level 1 takes 36 ms for 372 kB where Pillow's default 6 takes 71 ms for 316 kB."""
+
+
+def png_bytes(image: Image.Image, *, dpi: int, compress_level: int = 6) -> bytes:
+    """`image` encoded as PNG (ISO/IEC 15948) with its resolution, `dpi` dots per inch, in the
+    `pHYs` chunk, at zlib `compress_level` (0-9; 6 is Pillow's default)."""
     out = io.BytesIO()
-    page.image.save(out, format="PNG", dpi=(page.dpi, page.dpi))
+    image.save(out, format="PNG", dpi=(dpi, dpi), compress_level=compress_level)
     return out.getvalue()
 
 

@@ -21,7 +21,6 @@ plain `PageSageError` (`internal_error`): not the document's fault.
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -36,7 +35,7 @@ from PIL import Image
 from pagesage.domain.jobs import JobErrorCode
 from pagesage.domain.pages import OsdResult
 from pagesage.errors import EngineError, PageSageError, TransientError
-from pagesage.imaging import MAGIC_BYTES_NEEDED, detect_format
+from pagesage.imaging import MAGIC_BYTES_NEEDED, PAGE_PNG_LEVEL, detect_format, png_bytes
 from pagesage.ports import EngineOutput
 
 log = logging.getLogger(__name__)
@@ -203,7 +202,10 @@ class RemoteTesseractEngine:
     def _post(self, path: str, image: Path | Image.Image, params: dict) -> tuple[httpx.Response, float]:
         """POST the image file (a Pillow image as a PNG); returns (the 2xx response, round-trip
         seconds of the last attempt)."""
-        data = _png_bytes(image) if isinstance(image, Image.Image) else image.read_bytes()
+        if isinstance(image, Image.Image):
+            data = png_bytes(image, dpi=params["dpi"], compress_level=PAGE_PNG_LEVEL)
+        else:
+            data = image.read_bytes()
         fmt = detect_format(data[:MAGIC_BYTES_NEEDED])
         if fmt is None or not fmt.value.startswith("image/"):
             raise EngineError("the page image is not a PNG, JPEG or TIFF image")
@@ -258,13 +260,6 @@ class RemoteTesseractEngine:
     @staticmethod
     def _log_retry(exc: Exception) -> None:
         log.warning("tesseract container busy, retrying: %s", exc)
-
-
-def _png_bytes(image: Image.Image) -> bytes:
-    """`image` as a PNG (zlib level 1, as the pipeline writes page images)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 def _error_for(response: httpx.Response) -> PageSageError:
