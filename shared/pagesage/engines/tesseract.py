@@ -144,21 +144,10 @@ class TesseractEngine:
         Raises:
             EngineError: the image cannot be read.
         """
-        raw = None
         try:
             with self._osd_lock:
                 started = time.perf_counter()
-                if self._osd is None:
-                    self._osd = self._load("osd", tesserocr.PSM.OSD_ONLY, tesserocr.OEM.DEFAULT)
-                try:
-                    self._set_image(self._osd, image, dpi)
-                    for least in OSD_MIN_CHARACTERS:
-                        self._osd.SetVariable("min_characters_to_try", str(least))
-                        raw = self._osd.DetectOrientationScript()
-                        if raw:
-                            break
-                finally:
-                    self._osd.Clear()
+                raw = self._detect_os(image, dpi)
                 seconds = time.perf_counter() - started
         finally:
             release_freed_memory()  # not under the lock: while another thread allocates, a trim can take 0.1 s or more
@@ -170,6 +159,22 @@ class TesseractEngine:
             script=str(raw["script_name"]),
             script_confidence=float(raw["script_conf"]),
         ), seconds
+
+    def _detect_os(self, image: Path | Image.Image, dpi: int) -> dict | None:
+        """tesserocr's `DetectOrientationScript` of `image` with each of `OSD_MIN_CHARACTERS`
+        in turn, until one finds enough; the caller holds `_osd_lock`. Raises `EngineError`."""
+        if self._osd is None:
+            self._osd = self._load("osd", tesserocr.PSM.OSD_ONLY, tesserocr.OEM.DEFAULT)
+        try:
+            self._set_image(self._osd, image, dpi)
+            for least in OSD_MIN_CHARACTERS:
+                self._osd.SetVariable("min_characters_to_try", str(least))
+                raw = self._osd.DetectOrientationScript()
+                if raw:
+                    return raw
+            return None
+        finally:
+            self._osd.Clear()
 
     def recognize(self, image: Path, *, languages: str, dpi: int, psm: int) -> EngineOutput:
         """Words of the page with their boxes (pixels), confidences (0-100) and layout ordinals;
