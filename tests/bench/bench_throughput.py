@@ -9,8 +9,8 @@ against OCRmyPDF on the corpus PDFs, in one interleaved run.
   `auto`, after each worker has read a page with it (`WARM_PAGES`). Each run is timed from the
   start of the upload to the job's `completion_time` (the server's clock, so the client's
   polling, once a second, neither delays nor loads the measurement much); the engine's own time
-  is the sum of the page results' `engine_seconds` (OSD and recognition). Peak RSS is the largest sum
-  over the child and its descendants, sampled every 0.1 s with psutil.
+  is the sum of the page results' `engine_seconds` (OSD and recognition). Peak RSS is the
+  largest sum over the child and its descendants, sampled every 0.1 s with psutil.
   Targets: wall <= 1.05 x engine seconds / workers; 2 workers >= 1.9 x one; peak RSS <= 300 MB.
 * The corpus PDFs, each read by OCRmyPDF (`--jobs 2 --output-type pdf --optimize 0 --sidecar`,
   `--skip-text`: one page of `ocrmypdf-multipage.pdf` has a text layer, which OCRmyPDF refuses

@@ -1,5 +1,6 @@
-"""Constructing the engine fixes glibc's mmap threshold so that a page's large buffers go back to the system
-when freed, instead of staying in the heap once glibc has raised its threshold past them."""
+"""Constructing the engine fixes glibc's mmap threshold so that a page's large buffers go back to
+the system when freed, instead of staying in the heap once glibc has raised its threshold past
+them; importing its module changes nothing."""
 
 from __future__ import annotations
 
