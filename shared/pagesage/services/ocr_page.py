@@ -115,5 +115,5 @@ def _log_cost(store: Store, job: Job, page: Page, engine: OcrEngine, operation: 
         job_id=job.job_id, document_sha256=job.original.sha256, page_no=page.page_no, engine=engine.name,
         operation=operation, provider=quote.provider, service=quote.service, units=quote.units, unit=quote.unit,
         unit_cost_usd=quote.unit_cost_usd, total_usd=quote.total_usd, price_version=quote.price_version,
-        request_id=request_id, response_ms=int(seconds * 1000),
+        request_id=request_id, response_ms=round(seconds * 1000),  # rounded as `units` is (pricing)
     ))
