@@ -119,9 +119,9 @@ def page_sizes(path: Path, fmt: FileFormat, *, dpi: int, max_pixels: int = MAX_R
 def render_page(path: Path, fmt: FileFormat, page_no: int, *, dpi: int, max_pixels: int = MAX_RENDER_PIXELS) -> PageImage:
     """Page `page_no` (1-based) as an image: PDF rendered at `dpi` (or less, to stay within
     `max_pixels`) in greyscale, whatever the resolution of the scan it holds (measured against
-    reading scans at their own: docs/preprocessing.md); an image frame decoded as stored, turned upright by its EXIF
-    orientation (CIPA DC-008 "Exif", tag 0x0112), and converted to greyscale or RGB when not in
-    ENGINE_MODES.
+    reading scans at their own: docs/preprocessing.md); an image frame decoded as stored,
+    turned upright by its EXIF orientation (CIPA DC-008 "Exif", tag 0x0112), and converted to
+    greyscale or RGB when not in ENGINE_MODES.
 
     Images whose DPI tag is missing or below 70 are assumed to be at `dpi` (a warning says so).
 
