@@ -200,8 +200,9 @@ class RemoteTesseractEngine:
             return self._health
 
     def _post(self, path: str, image: Path | Image.Image, params: dict) -> tuple[httpx.Response, float]:
-        """POST the image file (a Pillow image as a PNG); returns (the 2xx response, round-trip
-        seconds of the last attempt)."""
+        """POST the image file (a Pillow image as a PNG at the query's `dpi`, which every
+        endpoint's `params` carry); returns (the 2xx response, round-trip seconds of the last
+        attempt)."""
         if isinstance(image, Image.Image):
             data = png_bytes(image, dpi=params["dpi"], compress_level=PAGE_PNG_LEVEL)
         else:

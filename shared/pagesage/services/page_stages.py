@@ -27,7 +27,7 @@ from pagesage.domain.layout import in_reading_order
 from pagesage.domain.pages import LayoutRegion, OsdResult, QualityMetrics, Token
 from pagesage.domain.stages import StageName, StageRecord
 from pagesage.domain.tokens import build_tokens
-from pagesage.imaging import PAGE_PNG_LEVEL, render_page
+from pagesage.imaging import PAGE_PNG_LEVEL, png_bytes, render_page
 from pagesage.page_analysis import PageAnalysis
 from pagesage.ports import EngineOutput, OcrEngine
 
@@ -196,8 +196,7 @@ def _engine_file(context: PageContext) -> Path:
         return context.source
     if context.engine_input is None:
         context.engine_input = context.work / "page.png"
-        context.image.save(context.engine_input, format="PNG", compress_level=PAGE_PNG_LEVEL,
-                           dpi=(context.dpi, context.dpi))
+        context.engine_input.write_bytes(png_bytes(context.image, dpi=context.dpi, compress_level=PAGE_PNG_LEVEL))
     return context.engine_input
 
 
